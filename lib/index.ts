@@ -1,0 +1,9 @@
+export { oidcSession, type OidcSessionRouter } from './middleware.js';
+export { getServerSession } from './server-session.js';
+export { requiresAuth, type RequiresAuthOptions } from './requires-auth.js';
+export { AuthError, ConfigError, ErrorCodes, isAuthError, type ErrorCode } from './errors.js';
+export { PruningMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export type {
+  ExposableToken, OidcSessionOptions, PublicSession, Session, SessionCallbacks, SessionEvents, SessionExpiredReason,
+  SessionJwtPayload, SessionUser,
+} from './types.js';

@@ -1,0 +1,67 @@
+/**
+ * oidcSession(options): one Router with express-session, passport and the routes under basePath.
+ * Everything costly (config checks, store, keyring, passport instance) happens here, once.
+ */
+import express, { type Router } from 'express';
+import session from 'express-session';
+import { resolveConfig, warnOnce } from './config.js';
+import { createContext, type OidcContext } from './context.js';
+import { createCallbackRoute } from './routes/callback.js';
+import { oidcErrorHandler } from './routes/error-handler.js';
+import { createLoginRoute } from './routes/login.js';
+import { createLogoutRoute } from './routes/logout.js';
+import { createSessionRoute, createSessionUpdateRoute } from './routes/session-route.js';
+import { createSessionGuard, noStoreOnCookie } from './session-guard.js';
+import { selectStore } from './store/select-store.js';
+import type { OidcSessionOptions } from './types.js';
+import './augment.js';
+
+/** The Router returned by `oidcSession()`, with two extras for tests and graceful shutdown. */
+export interface OidcSessionRouter extends Router {
+  /** Resolves when the store is connected (Redis); never rejects. */
+  readonly ready: Promise<void>;
+  /** Closes what the middleware opened (its Redis client, the memory store's sweep timer). */
+  close(): Promise<void>;
+  /** @internal */
+  readonly context: OidcContext;
+}
+
+/**
+ * @example
+ * app.use(oidcSession({ issuer: 'https://idp.example.com', clientId: 'app', clientSecret, baseURL: 'https://app.example.com', secret }));
+ */
+export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter {
+  const config = resolveConfig(options);
+  const stores = selectStore(config);
+  const ctx = createContext(config, stores, warnOnce);
+  const router = express.Router() as OidcSessionRouter;
+  const p = config.basePath;
+
+  router.use(noStoreOnCookie);
+  router.use(session({
+    name: config.cookieName,
+    secret: config.secrets,
+    store: stores.store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    cookie: { httpOnly: true, path: '/', sameSite: config.sameSite, secure: config.secure },
+  }));
+  router.use(ctx.passport.initialize());
+  router.use(ctx.passport.session());
+  router.use(createSessionGuard(ctx));
+
+  router.get(`${p}/login`, createLoginRoute(ctx));
+  router.get(`${p}/callback`, createCallbackRoute(ctx));
+  router.all(`${p}/logout`, createLogoutRoute(ctx));
+  router.get(`${p}/session`, createSessionRoute(ctx));
+  router.post(`${p}/session`, ...createSessionUpdateRoute(ctx));
+  router.use(oidcErrorHandler);
+
+  Object.defineProperties(router, {
+    ready: { value: stores.ready },
+    close: { value: () => stores.close() },
+    context: { value: ctx },
+  });
+  return router;
+}

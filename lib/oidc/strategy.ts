@@ -1,0 +1,113 @@
+/**
+ * passport-openidconnect wired to discovery, with our HTTP underneath: its node-oauth client has no timeout,
+ * no PKCE and no signature check, so the token exchange and userinfo calls are ours and the ID token is
+ * verified with jose in the verify callback before passport ever sees a user.
+ */
+import type { Request } from 'express';
+import OpenIDConnectStrategy from 'passport-openidconnect';
+import type { Config } from '../config.js';
+import { AuthError, ErrorCodes } from '../errors.js';
+import type { SessionUser } from '../types.js';
+import { idpFetch } from '../util/idp-fetch.js';
+import type { Discovery, ProviderMetadata } from './discovery.js';
+import { verifyIdToken } from './id-token.js';
+import { tokenRequest, type TokenResponse } from './token-endpoint.js';
+import { TransactionStore, transactionOf } from './transactions.js';
+
+/** What the verify callback hands to passport: the user plus everything the callback route stores. */
+export interface LoginResult {
+  user: SessionUser;
+  tokens: TokenResponse;
+  idClaims: Record<string, unknown> & { sub: string; exp?: number; sid?: string };
+  returnTo: string;
+}
+
+const PROTOCOL_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'auth_time', 'sid', 'jti', 'acr', 'amr'];
+
+type OAuthCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: unknown) => void;
+interface OAuth2Like {
+  getOAuthAccessToken(code: string, params: Record<string, string>, cb: OAuthCallback): void;
+  get(url: string, accessToken: string, cb: (err: unknown, body?: string) => void): void;
+}
+
+export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery): OpenIDConnectStrategy {
+  const txStore = new TransactionStore();
+  const pkce = !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
+
+  const verify = (req: Request, _iss: string, uiProfile: { _json?: Record<string, unknown> } | undefined, _idProfile: unknown,
+    _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
+    done: (err: unknown, user?: LoginResult | false, info?: unknown) => void): void => {
+    const tx = transactionOf(req);
+    discovery.jwks()
+      .then((keys) => verifyIdToken(idToken, keys, {
+        issuer: config.issuer,
+        clientId: config.clientId,
+        nonce: tx?.nonce ?? '',
+        algorithms: meta.id_token_signing_alg_values_supported,
+      }))
+      .then((claims) => {
+        const userinfo = uiProfile?._json;
+        if (userinfo && userinfo.sub !== claims.sub) {
+          throw new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, 'userinfo sub differs from the ID token sub');
+        }
+        const user: Record<string, unknown> = { ...claims, ...userinfo, sub: claims.sub };
+        for (const claim of PROTOCOL_CLAIMS) delete user[claim];
+        const expiresIn = Number(params.expires_in);
+        const tokens: TokenResponse = {
+          access_token: accessToken,
+          refresh_token: refreshToken || undefined,
+          id_token: idToken,
+          expires_in: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : undefined,
+          scope: typeof params.scope === 'string' ? params.scope : undefined,
+        };
+        done(null, { user: user as SessionUser, tokens, idClaims: claims, returnTo: tx?.returnTo ?? '/' });
+      })
+      .catch((err: unknown) => done(err));
+  };
+
+  const strategy = new OpenIDConnectStrategy({
+    issuer: meta.issuer,
+    authorizationURL: meta.authorization_endpoint,
+    tokenURL: meta.token_endpoint,
+    userInfoURL: meta.userinfo_endpoint ?? '',
+    clientID: config.clientId,
+    clientSecret: config.clientSecret,
+    callbackURL: config.callbackURL,
+    scope: config.scope.split(/\s+/).filter((s) => s !== 'openid'),
+    nonce: 'true',
+    store: txStore as never,
+    passReqToCallback: true,
+    skipUserProfile: !meta.userinfo_endpoint,
+  } as never, verify as never);
+
+  const authorizationParams = { ...config.authorizationParams };
+  // offline_access is only honoured with prompt=consent (OIDC Core §11); without it most IdPs drop the refresh token.
+  if (config.scope.split(/\s+/).includes('offline_access') && !authorizationParams.prompt) authorizationParams.prompt = 'consent';
+  (strategy as unknown as { authorizationParams(o: { codeChallenge?: string }): Record<string, string> }).authorizationParams =
+    (options) => ({
+      ...authorizationParams,
+      ...(pkce && options.codeChallenge ? { code_challenge: options.codeChallenge, code_challenge_method: 'S256' } : {}),
+    });
+
+  const oauth2 = (strategy as unknown as { _oauth2: OAuth2Like })._oauth2;
+  oauth2.getOAuthAccessToken = (code, params, cb) => {
+    // Set by TransactionStore.verify in the same tick, just before passport calls us.
+    const verifier = txStore.pendingVerifier;
+    txStore.pendingVerifier = undefined;
+    const grant: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri ?? config.callbackURL };
+    if (verifier && pkce) grant.code_verifier = verifier;
+    tokenRequest(config, meta.token_endpoint, grant, 'code exchange').then(
+      (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t }),
+      (err: unknown) => cb(err),
+    );
+  };
+  oauth2.get = (url, accessToken, cb) => {
+    idpFetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }, config.httpTimeout, 'userinfo')
+      .then((res) => {
+        if (res.status !== 200 || !res.json) throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `userinfo answered ${res.status}`);
+        cb(null, res.text);
+      })
+      .catch((err: unknown) => cb(err));
+  };
+  return strategy;
+}

@@ -1,0 +1,77 @@
+/**
+ * GET {basePath}/callback: passport-openidconnect checks state and exchanges the code, our verify callback
+ * checks the ID token with jose; then the session id is regenerated (session fixation), the tokens are
+ * written beside the new session, and the browser goes back to `returnTo`.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { STRATEGY, type OidcContext } from '../context.js';
+import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
+import { fire } from '../events.js';
+import type { LoginResult } from '../oidc/strategy.js';
+import { randomToken } from '../oidc/transactions.js';
+import type { TokenRecord } from '../tokens/token-store.js';
+
+export function createCallbackRoute(ctx: OidcContext) {
+  return async function callback(req: Request, res: Response, next: NextFunction): Promise<void> {
+    try {
+      await ctx.ensureStrategy();
+    } catch (err) {
+      next(err);
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    const authenticate = ctx.passport.authenticate(STRATEGY, (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
+      if (err) {
+        next(loginError(err));
+        return;
+      }
+      if (!result) {
+        next(req.query.error === 'access_denied'
+          ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
+          : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${info?.message ?? 'invalid state'}`));
+        return;
+      }
+      complete(ctx, req, res, result).catch(next);
+    });
+    authenticate(req, res, next);
+  };
+}
+
+async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
+  const previousId = req.session.oidc ? req.sessionID : undefined;
+  // passport 0.7 regenerates the session here: new id, old one destroyed in the store.
+  await new Promise<void>((resolve, reject) => req.logIn(result.user, (err) => (err ? reject(err) : resolve())));
+  if (previousId) await ctx.tokens.destroy(previousId).catch(() => undefined);
+  const now = Date.now();
+  const { tokens, idClaims } = result;
+  const record: TokenRecord = {
+    v: 1,
+    accessToken: tokens.access_token,
+    accessTokenIssued: now,
+    accessTokenExpires: tokens.expires_in !== undefined ? now + tokens.expires_in * 1000 : undefined,
+    refreshToken: tokens.refresh_token,
+    idToken: tokens.id_token,
+    idTokenExpires: typeof idClaims.exp === 'number' ? idClaims.exp * 1000 : undefined,
+    scope: tokens.scope,
+  };
+  await ctx.tokens.write(req.sessionID, record);
+  req.session.oidc = {
+    created: now, seen: now, tv: 1, sub: idClaims.sub, jsid: randomToken(16),
+    ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
+  };
+  await ctx.index.add(req.sessionID, idClaims.sub, typeof idClaims.sid === 'string' ? idClaims.sid : undefined);
+  fire(ctx.config.events.signIn, { req, sub: idClaims.sub, sid: idClaims.sid as string | undefined, user: result.user }, 'signIn');
+  res.redirect(302, result.returnTo);
+}
+
+function loginError(err: unknown): unknown {
+  // passport-openidconnect wraps our token-exchange errors in InternalOAuthError(…, err).
+  const inner = (err as { oauthError?: unknown })?.oauthError;
+  if (isAuthError(inner)) return inner;
+  if (isAuthError(err)) return err;
+  const name = (err as { name?: string })?.name;
+  if (name === 'AuthorizationError') {
+    return new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the identity provider answered the sign-in with an error', { cause: err });
+  }
+  return new AuthError(ErrorCodes.LOGIN_FAILED, 502, 'sign-in failed at the identity provider', { cause: err });
+}

@@ -1,0 +1,92 @@
+/**
+ * getServerSession(req): the session object, refreshed first when the access token is (nearly) expired.
+ * Memoised per request, so a handler, `requiresAuth()` and `sessionScript()` share one load and one refresh.
+ */
+import type { Request } from 'express';
+import { contextOf, MEMO, type ContextRequest, type OidcContext } from './context.js';
+import { sessionDeadline } from './store/ttl.js';
+import type { TokenRecord } from './tokens/token-store.js';
+import type { PublicSession, Session } from './types.js';
+
+/** Resolves to the session, or `null` when the request is not signed in. */
+export function getServerSession(req: Request): Promise<Session | null> {
+  const r = req as ContextRequest;
+  const memo = r[MEMO];
+  if (memo) return memo;
+  let ctx: OidcContext;
+  try {
+    ctx = contextOf(req, 'getServerSession');
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const loaded = load(ctx, req);
+  r[MEMO] = loaded;
+  return loaded;
+}
+
+/** Installed as `req.getServerSession` on every request; a shared function, so no closure per request. */
+export function getServerSessionMethod(this: Request): Promise<Session | null> {
+  return getServerSession(this);
+}
+
+/** Drops the memo after a change in this request (update, forced refresh). */
+export function forgetServerSession(req: Request): void {
+  delete (req as ContextRequest)[MEMO];
+}
+
+async function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Promise<Session | null> {
+  const state = req.session?.oidc;
+  const user = req.session?.passport?.user;
+  if (!state || !user) return null;
+  const subject = { sessionId: req.sessionID, sub: state.sub, sid: state.sid, req };
+  record ??= await ctx.tokens.get(req.sessionID, state.tv);
+  if (!record) return null;
+  const fresh = ctx.refresher.ensureFresh(subject, record);
+  record = fresh instanceof Promise ? await fresh : fresh;
+  if (!record) return null;
+  // The version hint tells other instances, through the session blob, that their cached tokens are old.
+  if (record.v > state.tv) state.tv = record.v;
+  const minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.sid ?? state.jsid });
+  const now = Date.now();
+  const tokenValid = record.accessTokenExpires === undefined || record.accessTokenExpires > now;
+  let session: Session = {
+    user,
+    expires: sessionDeadline(state, ctx.config),
+    accessToken: record.error === 'RefreshAccessTokenUnavailable' && !tokenValid ? undefined : record.accessToken,
+    accessTokenExpires: record.accessTokenExpires,
+    refreshToken: record.refreshToken,
+    idToken: record.idToken,
+    idTokenExpires: record.idTokenExpires,
+    jwt: minted.jwt,
+    jwtExpires: minted.jwtExpires,
+    jwtPayload: minted.jwtPayload,
+  };
+  if (record.error) session.error = record.error;
+  const shape = ctx.config.callbacks.session;
+  if (shape) session = await shape(session, req, {});
+  return session;
+}
+
+/** Loads with a forced refresh (POST {basePath}/session `{ refresh: true }`). */
+export async function refreshServerSession(req: Request): Promise<Session | null> {
+  const ctx = contextOf(req, 'refresh');
+  const state = req.session?.oidc;
+  if (!state) return null;
+  const current = await ctx.tokens.get(req.sessionID, state.tv);
+  if (!current) return null;
+  const record = await ctx.refresher.force({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, current);
+  forgetServerSession(req);
+  const loaded = load(ctx, req, record);
+  (req as ContextRequest)[MEMO] = loaded;
+  return loaded;
+}
+
+/** The session as the browser may see it: tokens only where `expose` lists them, plus the server clock. */
+export function toPublicSession(session: Session, expose: ReadonlySet<string>): PublicSession {
+  const out: PublicSession = { ...session, now: Date.now() };
+  if (!expose.has('accessToken')) delete out.accessToken;
+  if (!expose.has('idToken')) delete out.idToken;
+  if (!expose.has('refreshToken')) delete out.refreshToken;
+  if (!expose.has('jwt')) delete out.jwt;
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * Which session ids belong to a user (`sub`) or an IdP session (`sid`): what back-channel logout and
+ * `revokeSessions()` need to find sessions in every instance. Kept in the session store itself (so Redis
+ * shares it between instances) and written only at sign-in and sign-out, never per request.
+ */
+import type { SessionData } from 'express-session';
+import type { GuardedStore } from './store/guarded-store.js';
+
+interface IndexEntry { cookie: { originalMaxAge: null; expires: string }; exp: number; ids: string[] }
+
+const MAX_IDS = 100;
+
+export class SessionIndex {
+  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: number) {}
+
+  async add(sessionId: string, sub: string, sid?: string): Promise<void> {
+    await this.update(`idx:sub:${sub}`, (ids) => [...ids.filter((id) => id !== sessionId), sessionId]);
+    if (sid) await this.update(`idx:sid:${sid}`, (ids) => [...ids.filter((id) => id !== sessionId), sessionId]);
+  }
+
+  async remove(sessionId: string, sub: string, sid?: string): Promise<void> {
+    await this.update(`idx:sub:${sub}`, (ids) => ids.filter((id) => id !== sessionId));
+    if (sid) await this.update(`idx:sid:${sid}`, (ids) => ids.filter((id) => id !== sessionId));
+  }
+
+  async lookup(query: { sub?: string; sid?: string }): Promise<string[]> {
+    const keys = [query.sub ? `idx:sub:${query.sub}` : undefined, query.sid ? `idx:sid:${query.sid}` : undefined];
+    const found = new Set<string>();
+    for (const key of keys) {
+      if (!key) continue;
+      for (const id of await this.read(key)) found.add(id);
+    }
+    return [...found];
+  }
+
+  async drop(query: { sub?: string; sid?: string }): Promise<void> {
+    if (query.sub) await this.store.destroyAsync(`idx:sub:${query.sub}`);
+    if (query.sid) await this.store.destroyAsync(`idx:sid:${query.sid}`);
+  }
+
+  private async read(key: string): Promise<string[]> {
+    const entry = (await this.store.getAsync(key)) as unknown as IndexEntry | null;
+    return entry && Array.isArray(entry.ids) ? entry.ids.filter((id) => typeof id === 'string') : [];
+  }
+
+  private async update(key: string, change: (ids: string[]) => string[]): Promise<void> {
+    const ids = change(await this.read(key)).slice(-MAX_IDS);
+    if (ids.length === 0) {
+      await this.store.destroyAsync(key);
+      return;
+    }
+    const exp = Date.now() + this.lifetimeMs;
+    const entry: IndexEntry = { cookie: { originalMaxAge: null, expires: new Date(exp).toISOString() }, exp, ids };
+    await this.store.setAsync(key, entry as unknown as SessionData);
+  }
+}

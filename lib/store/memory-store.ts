@@ -1,0 +1,95 @@
+/**
+ * The default store: in-process, but unlike express-session's MemoryStore it forgets expired sessions
+ * (a sweep every minute, plus a check on read) and caps its size, so it cannot grow without bound.
+ * Entries are kept as JSON so every `get` hands express-session a private copy to mutate.
+ */
+import session, { type SessionData } from 'express-session';
+
+type Callback<T = unknown> = (err?: unknown, value?: T) => void;
+
+export interface MemoryStoreOptions {
+  /** Seconds a session lives after its last save. @default 86400 */
+  ttl?: number | ((sess: SessionData) => number);
+  /** Entries kept at most; the oldest are dropped first. @default 1_000_000 */
+  max?: number;
+  /** Sweep interval in ms. @default 60000 */
+  sweepInterval?: number;
+}
+
+interface Entry { json: string; expires: number }
+
+export class PruningMemoryStore extends session.Store {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ttl: number | ((sess: SessionData) => number);
+  private readonly max: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super();
+    this.ttl = options.ttl ?? 86400;
+    this.max = options.max ?? 1_000_000;
+    this.timer = setInterval(() => this.prune(), options.sweepInterval ?? 60_000);
+    // A sweep timer must not keep a process alive on its own.
+    this.timer.unref();
+  }
+
+  override get(sid: string, cb: Callback<SessionData | null>): void {
+    const entry = this.entries.get(sid);
+    if (!entry) return cb(null, null);
+    if (entry.expires <= Date.now()) {
+      this.entries.delete(sid);
+      return cb(null, null);
+    }
+    let value: SessionData;
+    try {
+      value = JSON.parse(entry.json) as SessionData;
+    } catch (err) {
+      return cb(err);
+    }
+    cb(null, value);
+  }
+
+  override set(sid: string, sess: SessionData, cb?: Callback): void {
+    const ttl = typeof this.ttl === 'function' ? this.ttl(sess) : this.ttl;
+    if (!(ttl > 0)) {
+      this.entries.delete(sid);
+    } else {
+      // Re-insert so Map order stays roughly oldest-first for the size cap.
+      this.entries.delete(sid);
+      this.entries.set(sid, { json: JSON.stringify(sess), expires: Date.now() + ttl * 1000 });
+      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+    }
+    cb?.();
+  }
+
+  override destroy(sid: string, cb?: Callback): void {
+    this.entries.delete(sid);
+    cb?.();
+  }
+
+  override length(cb: Callback<number>): void {
+    cb(null, this.entries.size);
+  }
+
+  override clear(cb?: Callback): void {
+    this.entries.clear();
+    cb?.();
+  }
+
+  /** Drops every expired entry; returns how many were dropped. */
+  prune(now = Date.now()): number {
+    let dropped = 0;
+    for (const [sid, entry] of this.entries) {
+      if (entry.expires <= now) {
+        this.entries.delete(sid);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Stops the sweep timer (tests, graceful shutdown). */
+  close(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Token records live beside the session, under `tok:<sessionID>`, and only login and refresh write them.
+ * An ordinary request that saves the session blob therefore cannot roll tokens back (the lost update of
+ * express-openid-connect#408). Records carry a version `v`; an in-process cache keyed by session id serves
+ * the hot path without a store round trip, and refresh always re-reads the store under its lock.
+ */
+import type { SessionData } from 'express-session';
+import type { GuardedStore } from '../store/guarded-store.js';
+
+export interface TokenRecord {
+  v: number;
+  accessToken?: string;
+  accessTokenExpires?: number;
+  /** When the current access token was obtained (ms): half its lifetime bounds the refresh leeway. */
+  accessTokenIssued?: number;
+  refreshToken?: string;
+  idToken?: string;
+  idTokenExpires?: number;
+  scope?: string;
+  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable';
+  /** After a failed attempt, no new attempt before this time (ms). */
+  retryAt?: number;
+  attempts?: number;
+}
+
+const PREFIX = 'tok:';
+const CACHE_MAX = 10_000;
+
+interface StoredRecord { cookie: { originalMaxAge: null; expires: string }; exp: number; t: TokenRecord }
+
+export class TokenStore {
+  private readonly cache = new Map<string, TokenRecord>();
+
+  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: () => number) {}
+
+  /** The freshest record this process knows with a version of at least `minVersion`, reading the store if needed. */
+  async get(sid: string, minVersion = 0): Promise<TokenRecord | null> {
+    const hit = this.cache.get(sid);
+    if (hit && hit.v >= minVersion) return hit;
+    return this.read(sid);
+  }
+
+  /** Reads the store, bypassing the cache (refresh does this under its lock). */
+  async read(sid: string): Promise<TokenRecord | null> {
+    const raw = (await this.store.getAsync(PREFIX + sid)) as unknown as StoredRecord | null;
+    const record = raw && typeof raw === 'object' && raw.t && typeof raw.t.v === 'number' ? raw.t : null;
+    if (record) this.remember(sid, record);
+    else this.cache.delete(sid);
+    return record;
+  }
+
+  async write(sid: string, record: TokenRecord): Promise<void> {
+    const exp = Date.now() + this.lifetimeMs();
+    const stored: StoredRecord = { cookie: { originalMaxAge: null, expires: new Date(exp).toISOString() }, exp, t: record };
+    await this.store.setAsync(PREFIX + sid, stored as unknown as SessionData);
+    this.remember(sid, record);
+  }
+
+  async destroy(sid: string): Promise<void> {
+    this.cache.delete(sid);
+    await this.store.destroyAsync(PREFIX + sid);
+  }
+
+  forget(sid: string): void {
+    this.cache.delete(sid);
+  }
+
+  private remember(sid: string, record: TokenRecord): void {
+    const current = this.cache.get(sid);
+    if (current && current.v > record.v) return;
+    this.cache.delete(sid);
+    this.cache.set(sid, record);
+    if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}

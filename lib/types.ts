@@ -1,0 +1,147 @@
+/** Public types: the options of `oidcSession()` and the session object of `getServerSession()`. */
+import type { Request } from 'express';
+import type { Store } from 'express-session';
+import type { JWK } from 'jose';
+
+/** Tokens the browser may see through `GET {basePath}/session`. */
+export type ExposableToken = 'jwt' | 'accessToken' | 'idToken' | 'refreshToken';
+
+/** Why a session ended without a sign-out. */
+export type SessionExpiredReason = 'idle' | 'absolute' | 'refresh';
+
+/** The user: ID token claims merged with the userinfo response (protocol claims such as `nonce` removed). */
+export interface SessionUser {
+  sub: string;
+  name?: string;
+  email?: string;
+  [claim: string]: unknown;
+}
+
+/** The session object of `getServerSession(req)`. All times are milliseconds since the epoch. */
+export interface Session {
+  user: SessionUser;
+  /** When the session ends if nothing else happens: the earlier of the idle and the absolute deadline. */
+  expires: number;
+  accessToken?: string;
+  accessTokenExpires?: number;
+  refreshToken?: string;
+  idToken?: string;
+  idTokenExpires?: number;
+  /** Short-lived JWT minted by this middleware (claims iss, aud, sub, sid, iat, exp). */
+  jwt?: string;
+  jwtExpires?: number;
+  jwtPayload?: SessionJwtPayload;
+  /** Absent, or why the tokens could not be refreshed. */
+  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable';
+}
+
+export interface SessionJwtPayload {
+  iss: string;
+  aud: string;
+  sub: string;
+  sid: string;
+  iat: number;
+  exp: number;
+  [claim: string]: unknown;
+}
+
+/** What `GET {basePath}/session` sends: the session minus unexposed tokens, plus the server's clock. */
+export type PublicSession = Omit<Session, 'accessToken' | 'refreshToken' | 'idToken'> &
+  Partial<Pick<Session, 'accessToken' | 'refreshToken' | 'idToken'>> & { now: number };
+
+export interface EventContext {
+  req?: Request;
+  sub?: string;
+  sid?: string;
+}
+
+/** Server-side notifications. They run after the fact; an exception in one is logged and ignored. */
+export interface SessionEvents {
+  signIn?(info: EventContext & { user: SessionUser }): void | Promise<void>;
+  signOut?(info: EventContext): void | Promise<void>;
+  refresh?(info: EventContext & { accessTokenExpires?: number }): void | Promise<void>;
+  refreshError?(info: EventContext & { error: NonNullable<Session['error']>; cause?: unknown }): void | Promise<void>;
+  sessionExpired?(info: EventContext & { reason: SessionExpiredReason }): void | Promise<void>;
+  backchannelLogout?(info: EventContext & { sessions: number }): void | Promise<void>;
+}
+
+export interface SessionCallbacks {
+  /**
+   * Shapes the session object before it is returned by `getServerSession` or sent by the session route.
+   * On `POST {basePath}/session` with `{ data }` it receives `trigger.update = data`; the `user` it returns
+   * is then stored. Without this callback, updates from the browser are refused.
+   * @example session: (s, req, { update }) => update ? { ...s, user: { ...s.user, theme: String(update.theme) } } : s
+   */
+  session?(session: Session, req: Request, trigger: { update?: unknown }): Session | Promise<Session>;
+}
+
+export interface OidcSessionOptions {
+  /** OIDC issuer; discovery reads `{issuer}/.well-known/openid-configuration`. Env: `ISSUER_URL`. */
+  issuer?: string;
+  /** Env: `CLIENT_ID`. */
+  clientId?: string;
+  /** Env: `CLIENT_SECRET`. */
+  clientSecret?: string;
+  /** How the client authenticates at the token endpoint. @default 'client_secret_post' */
+  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  /** Absolute URL of the app; the callback URL is built from it, never from `Host`. Env: `BASE_URL`. @example 'https://app.example.com' */
+  baseURL?: string;
+  /** Signs the session cookie; at least 32 characters. An array rotates: the first signs, all verify. Env: `SESSION_SECRET`. */
+  secret?: string | string[];
+  /** Redis URL (or a connected node-redis client): connect-redis store plus the cross-instance refresh lock. Env: `REDIS_URL`. */
+  redis?: string | RedisClientLike;
+  /** Any express-session Store. @default an in-memory store that prunes expired sessions */
+  store?: Store;
+  /** Where the routes live. @default '/auth' */
+  basePath?: string;
+  /** @default 'openid profile email offline_access' */
+  scope?: string;
+  session?: {
+    /** Cookie name. @default '__Host-oidc.sid' on https, 'oidc.sid' on http */
+    name?: string;
+    /** Seconds without activity before the session ends. @default 86400 */
+    idleTimeout?: number;
+    /** Seconds after sign-in when the session ends whatever the activity. @default 604800 */
+    absoluteTimeout?: number;
+    /** Extra cookie attributes. `httpOnly`, `path` and (on https) `secure` cannot be weakened. */
+    cookie?: { sameSite?: 'lax' | 'strict' | 'none' };
+  };
+  refresh?: {
+    /** Seconds before expiry when a refresh starts, but never earlier than half the token's lifetime. @default 60 */
+    leeway?: number;
+  };
+  jwt?: {
+    /** Lifetime in seconds. @default 300 */
+    ttl?: number;
+    /** Private JWKs: the first signs, all verify. @default generated and shared through the store (with a warning) */
+    keys?: JWK[];
+    /** @default 'ES256' */
+    alg?: 'ES256' | 'ES384' | 'EdDSA' | 'RS256' | 'PS256';
+    /** `aud` claim. @default clientId */
+    audience?: string;
+  };
+  /** Which tokens `GET {basePath}/session` may send. @default ['jwt'] */
+  expose?: ExposableToken[];
+  callbacks?: SessionCallbacks;
+  events?: SessionEvents;
+  /** Extra authorization request parameters. @example { prompt: 'consent' } */
+  authorizationParams?: Record<string, string>;
+  /** Also end the session at the IdP (RP-initiated logout) when it has an `end_session_endpoint`. @default true */
+  idpLogout?: boolean;
+  /** Same-origin path to land on after logout. @default '/' */
+  postLogoutRedirect?: string;
+  /** Timeout in milliseconds of every call to the IdP. @default 5000 */
+  httpTimeout?: number;
+  /** Timeout in milliseconds of every session store call. @default 2000 */
+  storeTimeout?: number;
+}
+
+/** The parts of a node-redis v5/v6 client this package uses. */
+export interface RedisClientLike {
+  isOpen?: boolean;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options?: unknown): Promise<unknown>;
+  del(keys: string | string[]): Promise<number>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+}

@@ -1,0 +1,39 @@
+/** Every call to the IdP goes through here so that none can hang a request: a timeout and coded errors. */
+import { AuthError, ErrorCodes } from '../errors.js';
+
+export interface IdpResponse {
+  status: number;
+  json: Record<string, unknown> | null;
+  text: string;
+}
+
+/** Fetches with a timeout; network failures become 503 `ERR_IDP_UNAVAILABLE`, timeouts 504 `ERR_IDP_TIMEOUT`. */
+export async function idpFetch(url: string, init: RequestInit, timeoutMs: number, what: string): Promise<IdpResponse> {
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+    text = await res.text();
+  } catch (err) {
+    if (isTimeout(err)) {
+      throw new AuthError(ErrorCodes.IDP_TIMEOUT, 504, `${what}: the identity provider did not answer within ${timeoutMs} ms`, { cause: err });
+    }
+    throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the identity provider could not be reached`, { cause: err });
+  }
+  let json: Record<string, unknown> | null = null;
+  if (text && (res.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    } catch {
+      json = null;
+    }
+  }
+  return { status: res.status, json, text };
+}
+
+function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  const causeName = (err as { cause?: { name?: string } })?.cause?.name;
+  return name === 'TimeoutError' || causeName === 'TimeoutError' || name === 'AbortError';
+}
