@@ -1,0 +1,413 @@
+/**
+ * Signing keys of the session JWT: user-configured (`jwt.keys`) or generated once and shared through
+ * the session store, so a JWT minted by one instance verifies at every other instance.
+ */
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
+import type { SessionData, Store } from 'express-session';
+import { AuthError, ConfigError, ErrorCodes } from '../errors.js';
+
+/** Algorithms the session JWT can be signed with. All asymmetric: verifiers need only public keys. */
+export const JWT_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const;
+export type JwtAlg = (typeof JWT_ALGS)[number];
+
+/** Default key under which generated signing keys are shared. */
+export const DEFAULT_KEYS_KEY = 'oidc-session:jwt-keys';
+
+/** Where generated signing keys are shared between instances that share a session store. */
+export interface KeyBackend {
+  /** Returns the stored value or null. */
+  get(): Promise<string | null>;
+  /** Stores value only if nothing is stored yet; resolves to the value that is stored afterwards (the winner's). */
+  setIfAbsent(value: string): Promise<string>;
+}
+
+/**
+ * The part of a node-redis v6 client (`createClient()`, or a cluster client) that {@link redisKeyBackend} uses.
+ * Structural, so any client with these two commands fits.
+ */
+export interface RedisLike {
+  set(key: string, value: string, options: { condition: 'NX' }): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+}
+
+/**
+ * Shares generated keys through Redis with `SET key value NX` followed by `GET key`, so concurrent
+ * instances agree on the first writer's key. The key never expires.
+ *
+ * @param client a connected node-redis v6 client
+ * @param key Redis key. Default `'oidc-session:jwt-keys'`.
+ * @example
+ * const backend = redisKeyBackend(await createClient({ url: process.env.REDIS_URL }).connect());
+ */
+export function redisKeyBackend(client: RedisLike, key: string = DEFAULT_KEYS_KEY): KeyBackend {
+  const read = async (): Promise<string | null> => {
+    const v = await client.get(key);
+    // A client configured with a Buffer type mapping answers Buffers.
+    if (v === null || v === undefined) return null;
+    return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  };
+  return {
+    get: read,
+    async setIfAbsent(value) {
+      await client.set(key, value, { condition: 'NX' });
+      const stored = await read();
+      // Only a concurrent delete between SET and GET gets here; our value is as good as any.
+      return stored ?? value;
+    },
+  };
+}
+
+/** Ten years: "never" for a store, yet small enough for stores that hand the TTL to setTimeout or EX. */
+const STORE_RECORD_MAX_AGE_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Shares generated keys through any express-session `Store`, as a session-like record
+ * `{ cookie: { expires, originalMaxAge }, value }` under `key` (stores compute their TTL from
+ * `cookie.expires`; ten years here). A `Store` has no "set if absent", so two instances starting at the
+ * same instant may both write; the keyring re-reads the backend periodically and converges on the
+ * stored key (see {@link createKeyring}).
+ *
+ * Note for code that iterates `store.all()`: this record is not a session (it has no `passport`).
+ *
+ * @param store the session store
+ * @param key the record's id in the store. Default `'oidc-session:jwt-keys'`.
+ * @example
+ * const backend = storeKeyBackend(new RedisStore({ client }));
+ */
+export function storeKeyBackend(store: Pick<Store, 'get' | 'set'>, key: string = DEFAULT_KEYS_KEY): KeyBackend {
+  const read = () =>
+    new Promise<string | null>((resolve, reject) => {
+      store.get(key, (err, sess) => {
+        // express-session treats ENOENT as "not found" (file stores).
+        if (err && (err as { code?: unknown }).code !== 'ENOENT') return reject(err);
+        const value = (sess as { value?: unknown } | null | undefined)?.value;
+        resolve(typeof value === 'string' ? value : null);
+      });
+    });
+  const write = (value: string) =>
+    new Promise<void>((resolve, reject) => {
+      const record = {
+        cookie: { expires: new Date(Date.now() + STORE_RECORD_MAX_AGE_MS).toISOString(), originalMaxAge: STORE_RECORD_MAX_AGE_MS },
+        value,
+      };
+      store.set(key, record as unknown as SessionData, (err) => (err ? reject(err) : resolve()));
+    });
+  return {
+    get: read,
+    async setIfAbsent(value) {
+      const existing = await read();
+      if (existing !== null) return existing;
+      await write(value);
+      return (await read()) ?? value;
+    },
+  };
+}
+
+/**
+ * Shares keys only within this process: for a single instance, and for tests.
+ * @example
+ * const keyring = createKeyring({ alg: 'ES256', backend: memoryKeyBackend() });
+ */
+export function memoryKeyBackend(): KeyBackend {
+  let stored: string | null = null;
+  return {
+    async get() {
+      return stored;
+    },
+    async setIfAbsent(value) {
+      stored ??= value;
+      return stored;
+    },
+  };
+}
+
+/** The keys a keyring hands out: one to sign with, every one that verifies, and their public JWKS. */
+export interface SigningKeys {
+  /** `alg` of the signing key. */
+  alg: string;
+  signing: { kid: string; key: CryptoKey };
+  /** Public keys, signing key first. */
+  verify: Array<{ kid: string; key: CryptoKey }>;
+  /** Public JWKs of `verify` (never a private member), each with `kid`, `alg` and `use: 'sig'`. */
+  publicJwks: { keys: JWK[] };
+}
+
+/** Options of {@link createKeyring}. */
+export interface KeyringOptions {
+  /** Algorithm for a generated key, and the default for configured keys without `alg`. One of {@link JWT_ALGS}. */
+  alg: string;
+  /** `jwt.keys`: private JWKs, newest first. The first signs; all verify (keep an old key until its JWTs have expired). */
+  configured?: JWK[];
+  /** Where a generated key is shared. Unused with `configured` keys. */
+  backend: KeyBackend;
+  /** Called once, at creation, when no keys are configured. Default: none. */
+  warn?: (msg: string) => void;
+  /**
+   * How often (ms) a generated key is re-read from the backend, so that instances that raced on a
+   * store without "set if absent", or that outlived a flushed store, converge on one key. Default 60 000.
+   */
+  recheckInterval?: number;
+}
+
+/** The keyring: `get()` loads lazily, memoises, and retries a failed load on the next call. */
+export interface Keyring {
+  get(): Promise<SigningKeys>;
+}
+
+/** How many keys a keyring keeps for verification after adopting another instance's generated key. */
+const MAX_ADOPTED_KEYS = 3;
+
+/**
+ * Creates the session JWT keyring.
+ *
+ * `configured` = user-supplied private JWKs (`jwt.keys`): the first signs, all verify. Without them, one
+ * key pair for `alg` is generated, its private JWK (with `kid`) is stored through `backend` so every
+ * instance uses the same key, and `warn` is called once with a message saying how to configure `jwt.keys`.
+ *
+ * @throws ConfigError for an unsupported `alg` or an unusable `configured` key (public-only, symmetric, …)
+ * @example
+ * const keyring = createKeyring({ alg: 'ES256', backend: redisKeyBackend(client), warn: console.warn });
+ * const { signing } = await keyring.get();
+ */
+export function createKeyring(opts: KeyringOptions): Keyring {
+  const alg = checkAlg(opts.alg, 'jwt.alg');
+  if (opts.configured !== undefined) {
+    const configured = checkConfigured(opts.configured, alg);
+    return memoise(() => loadConfigured(configured));
+  }
+  opts.warn?.(
+    `express-oidc-session: no jwt.keys configured, so a ${alg} signing key for the session JWT was generated and is shared ` +
+      'through the session store (anyone who can read the store can mint session JWTs). For production, set ' +
+      'jwt.keys to an array of private JWKs, newest first, loaded from a secret: e.g. ' +
+      `\`const { privateKey } = await generateKeyPair('${alg}', { extractable: true }); ` +
+      `console.log(JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'k1', alg: '${alg}' }))\` with jose. ` +
+      'To rotate, put the new key first and keep the old one until its JWTs have expired (jwt.ttl).',
+  );
+  return generatedKeyring(alg, opts.backend, opts.warn, opts.recheckInterval ?? 60_000);
+}
+
+/**
+ * The public members of a JWK (whitelisted per key type, so no private member can slip through),
+ * with `kid`, `alg` and `use: 'sig'` when known.
+ * @throws TypeError for a symmetric ("oct") or unknown key type
+ */
+export function toPublicJwk(jwk: JWK): JWK {
+  let pub: JWK;
+  switch (jwk.kty) {
+    case 'EC':
+      pub = { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+      break;
+    case 'OKP':
+      pub = { kty: 'OKP', crv: jwk.crv, x: jwk.x };
+      break;
+    case 'RSA':
+      pub = { kty: 'RSA', n: jwk.n, e: jwk.e };
+      break;
+    default:
+      throw new TypeError(`JWK of type "${String(jwk.kty)}" is not an asymmetric signing key (use EC, OKP or RSA)`);
+  }
+  if (jwk.kid !== undefined) pub.kid = jwk.kid;
+  if (jwk.alg !== undefined) pub.alg = jwk.alg;
+  pub.use = 'sig';
+  return pub;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface LoadedKey {
+  kid: string;
+  alg: JwtAlg;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+function memoise(load: () => Promise<SigningKeys>): Keyring {
+  let pending: Promise<SigningKeys> | undefined;
+  return {
+    get() {
+      pending ??= load().catch((err: unknown) => {
+        pending = undefined; // retried on the next get()
+        throw err;
+      });
+      return pending;
+    },
+  };
+}
+
+function checkAlg(alg: unknown, option: string): JwtAlg {
+  if (typeof alg !== 'string' || !(JWT_ALGS as readonly string[]).includes(alg)) {
+    throw new ConfigError(`${option} must be one of ${JWT_ALGS.join(', ')} (got ${JSON.stringify(alg)}).`);
+  }
+  return alg as JwtAlg;
+}
+
+/** The alg a key of this type can sign with: its own `alg`, else the default when it fits, else the natural one. */
+function algFor(jwk: JWK, fallback: JwtAlg, option: string): JwtAlg {
+  if (jwk.alg !== undefined) {
+    const alg = checkAlg(jwk.alg, `${option}.alg`);
+    if (!fits(jwk, alg)) throw new ConfigError(`${option}: alg ${alg} does not fit a ${describe(jwk)} key.`);
+    return alg;
+  }
+  if (fits(jwk, fallback)) return fallback;
+  const natural = JWT_ALGS.find((a) => fits(jwk, a));
+  if (!natural) throw new ConfigError(`${option}: a ${describe(jwk)} key cannot sign with any of ${JWT_ALGS.join(', ')}.`);
+  return natural;
+}
+
+function fits(jwk: JWK, alg: JwtAlg): boolean {
+  switch (alg) {
+    case 'ES256': return jwk.kty === 'EC' && jwk.crv === 'P-256';
+    case 'ES384': return jwk.kty === 'EC' && jwk.crv === 'P-384';
+    case 'EdDSA': return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+    case 'RS256':
+    case 'PS256': return jwk.kty === 'RSA';
+  }
+}
+
+function describe(jwk: JWK): string {
+  return jwk.crv ? `${String(jwk.kty)} ${jwk.crv}` : String(jwk.kty);
+}
+
+function checkConfigured(keys: unknown, fallback: JwtAlg): Array<{ jwk: JWK; alg: JwtAlg }> {
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new ConfigError('jwt.keys must be a non-empty array of private JWKs (newest first), or be left out to use a generated key.');
+  }
+  return keys.map((jwk: unknown, i) => {
+    const option = `jwt.keys[${i}]`;
+    if (typeof jwk !== 'object' || jwk === null || typeof (jwk as JWK).kty !== 'string') {
+      throw new ConfigError(`${option} must be a JWK object (parse JSON strings first).`);
+    }
+    const k = jwk as JWK;
+    if (k.kty === 'oct') {
+      throw new ConfigError(`${option} is a symmetric key; the session JWT needs an asymmetric private key (EC, OKP or RSA) so verifiers only get public keys.`);
+    }
+    if (typeof k.d !== 'string') {
+      throw new ConfigError(`${option} has no private part ("d"); jwt.keys takes private JWKs (their public halves are published at /jwks.json).`);
+    }
+    return { jwk: k, alg: algFor(k, fallback, option) };
+  });
+}
+
+async function importKey(jwk: JWK, alg: JwtAlg): Promise<LoadedKey> {
+  const publicJwk = toPublicJwk(jwk);
+  // RFC 7638 thumbprint: stable across instances and restarts without anyone choosing a kid.
+  const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk));
+  publicJwk.kid = kid;
+  publicJwk.alg = alg;
+  // key_ops/use of the input could contradict signing; the private key never needs exporting again.
+  const { key_ops: _ops, use: _use, ...bare } = jwk;
+  const privateKey = (await importJWK({ ...bare, ext: false }, alg)) as CryptoKey;
+  const publicKey = (await importJWK(publicJwk, alg)) as CryptoKey;
+  return { kid, alg, privateKey, publicKey, publicJwk };
+}
+
+function toSigningKeys(keys: LoadedKey[]): SigningKeys {
+  const [first] = keys as [LoadedKey, ...LoadedKey[]];
+  return {
+    alg: first.alg,
+    signing: { kid: first.kid, key: first.privateKey },
+    verify: keys.map((k) => ({ kid: k.kid, key: k.publicKey })),
+    publicJwks: { keys: keys.map((k) => ({ ...k.publicJwk })) },
+  };
+}
+
+async function loadConfigured(keys: Array<{ jwk: JWK; alg: JwtAlg }>): Promise<SigningKeys> {
+  let loaded: LoadedKey[];
+  try {
+    loaded = await Promise.all(keys.map(({ jwk, alg }) => importKey(jwk, alg)));
+  } catch (err) {
+    throw new ConfigError(`jwt.keys: a key could not be imported (${(err as Error).message}); check that each is a complete private JWK.`);
+  }
+  const kids = new Set(loaded.map((k) => k.kid));
+  if (kids.size !== loaded.length) throw new ConfigError('jwt.keys: two keys have the same kid; give each key its own kid.');
+  return toSigningKeys(loaded);
+}
+
+async function generate(alg: JwtAlg): Promise<string> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(toPublicJwk(jwk));
+  return JSON.stringify({ ...jwk, kid, alg });
+}
+
+async function parseStored(raw: string): Promise<LoadedKey> {
+  try {
+    const jwk = JSON.parse(raw) as JWK;
+    if (typeof jwk.d !== 'string' || typeof jwk.kid !== 'string') throw new TypeError('not a private JWK with a kid');
+    const alg = checkAlg(jwk.alg, 'stored key alg');
+    return await importKey(jwk, alg);
+  } catch (err) {
+    throw new AuthError(
+      ErrorCodes.STORE_UNAVAILABLE,
+      500,
+      'The generated session JWT key in the store is unreadable; delete it so a new one is generated, or configure jwt.keys.',
+      { cause: err },
+    );
+  }
+}
+
+function storeError(err: unknown): AuthError {
+  return err instanceof AuthError
+    ? err
+    : new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, 'Could not load the session JWT key from the session store.', { cause: err });
+}
+
+/**
+ * A generated key shared through the backend. After loading, the backend is re-read at most every
+ * `recheckInterval` ms in the background (the caller never waits for it): a different stored key is
+ * adopted for signing, with the previous keys kept for verification; an emptied store gets our key back.
+ */
+function generatedKeyring(alg: JwtAlg, backend: KeyBackend, warn: ((msg: string) => void) | undefined, recheckInterval: number): Keyring {
+  let current: { raw: string; keys: LoadedKey[]; signingKeys: SigningKeys; checkedAt: number } | undefined;
+  let rechecking = false;
+  let warnedAlg = false;
+
+  const adopt = async (raw: string, previous: LoadedKey[]) => {
+    const key = await parseStored(raw);
+    if (key.alg !== alg && !warnedAlg) {
+      warnedAlg = true;
+      warn?.(`express-oidc-session: the shared generated session JWT key is ${key.alg} but jwt.alg is ${alg}; using the shared key. Delete it from the store to generate a ${alg} key, or configure jwt.keys.`);
+    }
+    const keys = [key, ...previous.filter((k) => k.kid !== key.kid)].slice(0, MAX_ADOPTED_KEYS);
+    current = { raw, keys, signingKeys: toSigningKeys(keys), checkedAt: Date.now() };
+    return current.signingKeys;
+  };
+
+  const load = async (): Promise<SigningKeys> => {
+    let raw: string | null;
+    try {
+      raw = await backend.get();
+      // Generate only when nothing is stored: a key pair is cheap for EC/EdDSA, not for RSA.
+      raw ??= await backend.setIfAbsent(await generate(alg));
+    } catch (err) {
+      throw storeError(err);
+    }
+    return adopt(raw, []);
+  };
+
+  const recheck = async (state: NonNullable<typeof current>) => {
+    try {
+      const raw = (await backend.get()) ?? (await backend.setIfAbsent(state.raw));
+      if (raw !== state.raw) await adopt(raw, state.keys);
+    } catch {
+      // Keep signing with the key we have; the next recheck tries again.
+    } finally {
+      if (current) current.checkedAt = Date.now();
+      rechecking = false;
+    }
+  };
+
+  const loader = memoise(load);
+  return {
+    async get() {
+      if (!current) return loader.get();
+      if (!rechecking && Date.now() - current.checkedAt >= recheckInterval) {
+        rechecking = true;
+        void recheck(current);
+      }
+      return current.signingKeys;
+    },
+  };
+}
