@@ -8,6 +8,7 @@ import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
 import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
+import { createJwksRoute } from './routes/jwks-route.js';
 import { createLoginRoute } from './routes/login.js';
 import { createLogoutRoute } from './routes/logout.js';
 import { createSessionRoute, createSessionUpdateRoute } from './routes/session-route.js';
@@ -56,6 +57,7 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.all(`${p}/logout`, createLogoutRoute(ctx));
   router.get(`${p}/session`, createSessionRoute(ctx));
   router.post(`${p}/session`, ...createSessionUpdateRoute(ctx));
+  router.get(`${p}/jwks.json`, createJwksRoute(ctx));
   router.use(oidcErrorHandler);
 
   Object.defineProperties(router, {
