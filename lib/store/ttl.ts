@@ -39,7 +39,7 @@ export function storeTtl(config: Pick<Config, 'idleTimeout' | 'absoluteTimeout'>
     const state = record.oidc;
     if (!state) return ANONYMOUS_TTL_S;
     // The slack covers the interval between two writes of `seen`; the session itself checks the exact deadline.
-    const end = Math.min(state.seen + config.idleTimeout * 1000 + slack, state.created + config.absoluteTimeout * 1000);
+    const end = Math.min(state.seen + config.idleTimeout * 1000, state.created + config.absoluteTimeout * 1000) + slack;
     return Math.ceil((end - now) / 1000);
   };
 }
