@@ -27,6 +27,11 @@ export interface StartProviderOptions {
   accountId?: string;
   /** default 0 (ephemeral) */
   port?: number;
+  /**
+   * Sees every request first; returning true means it answered (or hung up) itself. For fault injection
+   * only: responses a real provider never sends (500s, hangs, resets).
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export interface TestProvider {
@@ -363,6 +368,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
 
   const callback = provider.callback();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (opts.intercept?.(req, res)) return;
     const url = new URL(req.url ?? '/', issuer);
     const match = /^\/interaction\/([^/]+)(?:\/(login))?$/.exec(url.pathname);
     let handled: Promise<void> | undefined;
