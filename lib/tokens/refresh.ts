@@ -115,6 +115,8 @@ export class Refresher {
       }
       await this.save(subject.sessionId, next);
       fire(config.events.refreshError, { ...info, error: next.error!, cause: err }, 'refreshError');
+      // Without a usable refresh token the session cannot outlive its access token: for the app it has expired.
+      if (terminal) fire(config.events.sessionExpired, { ...info, reason: 'refresh' }, 'sessionExpired');
       return next;
     }
   }

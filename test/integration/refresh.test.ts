@@ -21,6 +21,14 @@ beforeAll(async () => {
     events: {
       refresh: () => { events.push('refresh'); },
       refreshError: ({ error }) => { events.push(`refreshError:${error}`); },
+      sessionExpired: ({ reason }) => { events.push(`sessionExpired:${reason}`); },
+    },
+    callbacks: {
+      // Lets the browser store a theme on the user; everything else from the browser is ignored.
+      session: (session, _req, { update }) => {
+        const theme = (update as { theme?: unknown } | undefined)?.theme;
+        return typeof theme === 'string' ? { ...session, user: { ...session.user, theme } } : session;
+      },
     },
   }, (express) => {
     // Loads the session, waits, then modifies and saves it: the "slow request" of the lost-update case.
@@ -120,7 +128,7 @@ describe('automatic refresh', () => {
     expect(failed.error).toBe('RefreshAccessTokenError');
     expect(failed.accessToken).toBeUndefined();
     expect(failed.refreshToken).toBeUndefined();
-    expect(events).toEqual(['refreshError:RefreshAccessTokenError']);
+    expect(events).toEqual(['refreshError:RefreshAccessTokenError', 'sessionExpired:refresh']);
     const attempts = op.events.length;
     await tokens(jar);
     await tokens(jar);
@@ -148,5 +156,15 @@ describe('automatic refresh', () => {
     const after = await tokens(jar);
     expect(after.accessToken).not.toBe(first.accessToken);
     expect(after.error).toBeUndefined();
+  });
+
+  it('POST /auth/session { data } goes through callbacks.session and is stored', async () => {
+    const jar = await signIn();
+    const headers = { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' };
+    const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers, body: JSON.stringify({ data: { theme: 'dark', sub: 'mallory' } }) });
+    expect(res.status).toBe(200);
+    expect((await res.json() as { user: Record<string, unknown> }).user).toMatchObject({ sub: 'alice', theme: 'dark' });
+    const later = await (await request(`${app.url}/auth/session`, { jar })).json() as { user: Record<string, unknown> };
+    expect(later.user).toMatchObject({ sub: 'alice', theme: 'dark' });
   });
 });
