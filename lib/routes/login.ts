@@ -1,6 +1,7 @@
 /** GET {basePath}/login: starts the authorization code flow with state, nonce and PKCE (S256). */
 import type { NextFunction, Request, Response } from 'express';
 import { createHash } from 'node:crypto';
+import { warnOnce } from '../config.js';
 import { STRATEGY, type OidcContext } from '../context.js';
 import { randomToken } from '../oidc/transactions.js';
 import { safeReturnTo } from '../return-to.js';
@@ -12,6 +13,11 @@ export function createLoginRoute(ctx: OidcContext) {
     } catch (err) {
       next(err);
       return;
+    }
+    if (ctx.config.secure && !req.secure) {
+      // express-session refuses to send a Secure cookie over what it thinks is http: the login would loop.
+      warnOnce('express-oidc-session: baseURL is https but this request arrived over http, so the session cookie '
+        + "cannot be set. Behind a TLS-terminating proxy, call app.set('trust proxy', 1).");
     }
     const returnTo = safeReturnTo(req.query.returnTo, ctx.config.baseURL);
     const verifier = randomToken(32);
