@@ -47,11 +47,19 @@ export function selectStore(config: Config): SelectedStore {
   return { store: new GuardedStore(memory, config.storeTimeout), lock: localLock, ready: Promise.resolve(), close: async () => memory.close() };
 }
 
+/**
+ * Most commands the owned client keeps waiting at once. A frozen Redis (SIGSTOP, a black-holed network) keeps
+ * the socket open, so every request would leave one command waiting for a reply until Redis answers; past
+ * this many, commands are refused at once (the store wrapper turns that into a 503), so memory stays bounded.
+ */
+export const REDIS_QUEUE_MAX = 1000;
+
 function createOwnedClient(url: string, timeoutMs: number): RedisClientLike {
   const client = createClient({
     url,
     // Fail fast while disconnected instead of queueing commands in memory until Redis returns (connect-redis#373).
     disableOfflineQueue: true,
+    commandsQueueMaxLength: REDIS_QUEUE_MAX,
     socket: {
       connectTimeout: timeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
