@@ -20,15 +20,9 @@ export interface SessionJwtOptions {
   maxEntries?: number;
 }
 
-/** Claims of the session JWT. A type alias (not an interface) so it fits `Record<string, unknown>`-style payload types. */
-export type SessionJwtPayload = {
-  iss: string;
-  aud: string;
-  sub: string;
-  sid: string;
-  iat: number;
-  exp: number;
-};
+import type { SessionJwtPayload } from '../types.js';
+
+export type { SessionJwtPayload };
 
 /** A minted session JWT and what the session object exposes of it. Frozen: it is shared by every request of the session. */
 export interface MintedJwt {
