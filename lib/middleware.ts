@@ -6,6 +6,7 @@ import express, { type Router } from 'express';
 import session from 'express-session';
 import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
+import { createBackchannelLogoutRoute } from './routes/backchannel-logout.js';
 import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
 import { createJwksRoute } from './routes/jwks-route.js';
@@ -39,6 +40,8 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   const p = config.basePath;
 
   router.use(noStoreOnCookie);
+  // Before express-session: the IdP calls it server to server, with no cookie, and must never get one.
+  router.all(`${p}/backchannel-logout`, ...createBackchannelLogoutRoute(ctx));
   router.use(session({
     name: config.cookieName,
     secret: config.secrets,
