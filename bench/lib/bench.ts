@@ -1,0 +1,40 @@
+/** The whole bench, in order 1-6, 7, 8, 9; run.ts calls it with the environment's options, the smoke test with tiny ones. */
+import { writeFileSync } from 'node:fs';
+import { runHerd } from '../scenarios/herd.js';
+import { runMemory } from '../scenarios/memory.js';
+import { runSizes } from '../scenarios/sizes.js';
+import { runThroughput } from '../scenarios/throughput.js';
+import { describeMachine } from './machine.js';
+import type { BenchOptions } from './options.js';
+import { ensurePeers } from './peers.js';
+import { canPin, pinSelf } from './proc.js';
+import { renderReport, targets, type BenchReport } from './report.js';
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const began = Date.now();
+  const machine = describeMachine();
+  const pinned = opts.pin && canPin();
+  // The runner is the load generator: it takes CPU 1 and leaves CPU 0 to the server under test.
+  if (pinned) pinSelf(1);
+  const has = (n: number) => opts.scenarios.has(n);
+  if (has(4) || has(8)) ensurePeers(opts.log);
+  // Versions of the peers are known only after the install.
+  Object.assign(machine.versions, describeMachine().versions);
+
+  const throughput = [1, 2, 3, 4, 5, 6].some(has) ? await runThroughput(opts) : null;
+  const herd = has(7) ? await runHerd(opts) : null;
+  const sizes = has(8) ? await runSizes(opts) : null;
+  const memory = has(9) ? await runMemory(opts) : null;
+
+  const report: BenchReport = {
+    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory,
+    targets: targets({ throughput, herd, sizes, memory }),
+  };
+  const markdown = renderReport(report, opts);
+  opts.log(`\n${markdown}`);
+  if (opts.resultsFile) {
+    writeFileSync(opts.resultsFile, markdown);
+    opts.log(`written to ${opts.resultsFile}`);
+  }
+  return report;
+}

@@ -1,0 +1,125 @@
+/** The markdown report: printed at the end of `npm run bench` and written to bench/RESULTS.md. */
+import { HERD_INSTANCES, type HerdResult } from '../scenarios/herd.js';
+import type { MemoryRun } from '../scenarios/memory-child.js';
+import type { SizeRow } from '../scenarios/sizes.js';
+import type { ThroughputResult } from '../scenarios/throughput.js';
+import type { Machine } from './machine.js';
+import type { BenchOptions } from './options.js';
+import { summarizeHerd, summarizeMemory, summarizeThroughput, targets, type Target } from './summary.js';
+
+export interface BenchReport {
+  machine: Machine;
+  pinned: boolean;
+  minutes: number;
+  throughput: ThroughputResult | null;
+  herd: HerdResult | null;
+  sizes: SizeRow[] | null;
+  memory: MemoryRun[] | null;
+  targets: Target[];
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function verdict(met: boolean | null): string {
+  return met === null ? 'not measured' : met ? '**met**' : '**missed**';
+}
+
+export function renderTargets(list: Target[]): string {
+  return table(['scenario', 'target', 'measured', 'needed', 'result', 'margin'],
+    list.map((t) => [t.scenario, t.what, t.measured, t.needed, verdict(t.met), t.margin]));
+}
+
+/** Which target row of the summary each run is judged by. */
+const TARGET_OF: Record<string, string> = { 'ours-mem': '3 vs 2', 'eoc-cookie': '3 vs 4', 'ours-redis': '5', 'ours-json': '6' };
+
+function targetCell(key: string, list: Target[]): string {
+  const t = list.find((x) => x.scenario === TARGET_OF[key]);
+  if (!t) return '';
+  const what = key === 'eoc-cookie' ? `ours ÷ this ${t.measured}, ${t.needed}` : `${t.needed}`;
+  return `${what}: ${verdict(t.met)}`;
+}
+
+function renderThroughput(t: ThroughputResult, opts: BenchOptions, list: Target[]): string {
+  const rows = summarizeThroughput(t).map((s) => [
+    String(s.run.scenario), `\`${s.run.key}\` ${s.run.label}`, `\`${s.run.path}\``,
+    `**${int(s.rps)}**`, `${int(s.rpsMin)}–${int(s.rpsMax)}`, `${s.p99}`, int(s.cpuUsPerReq),
+    s.ratio ? `**${s.ratio.median.toFixed(2)}×** \`${s.ratio.baseline}\` (${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)})` : 'baseline',
+    s.xExpress === undefined ? '' : s.xExpress.toFixed(2),
+    targetCell(s.run.key, list),
+    s.bad ? `${s.bad} errors/non-2xx!` : '',
+  ]);
+  const tb = t.tokenBytes;
+  return `${table(['#', 'contender', 'route', 'median req/s', 'min–max', 'p99 ms', 'server CPU µs/req', '× baseline (range over rounds)', '× Express', 'target', ''], rows)}
+
+${opts.rounds} rounds × ${opts.duration} s per run, ${opts.connections} connections, after a ${opts.warmup} s warm-up per run; runs interleaved in the order above in every round. Ratios are the median over rounds of (run ÷ its baseline's run in the same round). Server CPU is the server process's user+system time divided by the requests served (Linux /proc, 10 ms ticks).
+
+**Tokens:** every contender carries the tokens oidc-provider really issues here: access token ${tb.accessToken} B, refresh token ${tb.refreshToken} B, ID token ${tb.idToken} B. Ours keeps them in its \`tok:<sid>\` record; the baseline's bench-only \`POST /__login\` stores *the same strings* in its session (beside the same user object), so both stores hold the same bytes; express-openid-connect holds them in its encrypted cookie${tb.eocCookie ? ` (${int(tb.eocCookie)} B Cookie header)` : ''}. perf.md's 3×900 B tokens are not used: ours cannot be given inflated tokens without bypassing its login, so the baseline is given ours' real ones instead. Provider access-token lifetime 3600 s: no refresh happens during these runs.`;
+}
+
+function renderHerd(h: HerdResult): string {
+  const s = summarizeHerd(h);
+  const rows = h.rounds.map((r, i) => [
+    String(i + 1), String(r.grants), String(r.freshGrants), `${r.expired.p50.toFixed(0)} / ${r.expired.p99.toFixed(0)}`,
+    `${r.fresh.p50.toFixed(0)} / ${r.fresh.p99.toFixed(0)}`, `${r.expired.wall.toFixed(0)} / ${r.fresh.wall.toFixed(0)}`,
+    String(r.expired.failed + r.fresh.failed), String(r.revoked),
+  ]);
+  rows.push(['median', '', '', `${s.expiredP50.toFixed(0)} / ${s.expiredP99.toFixed(0)}`, `${s.freshP50.toFixed(0)} / ${s.freshP99.toFixed(0)}`, '', '', '']);
+  return `${table(['round', 'refresh grants (expired herd)', 'grants during fresh herd', 'expired token p50 / p99 ms', 'fresh token p50 / p99 ms', 'wall ms expired / fresh', 'failed requests', 'grants revoked'], rows)}
+
+${h.size} concurrent requests per herd, round-robin over ${HERD_INSTANCES} app processes of ours (all on CPU 0) sharing one redis-server; one sign-in per round; provider access tokens live ${h.ttl} s with rotating refresh tokens; grants counted at the provider (\`refresh_token.consumed\`). The fresh herd runs right after sign-in, the expired herd 50 ms after the token's expiry. A lone refresh_token grant at this provider takes **${h.refreshRtt.toFixed(1)} ms** (median of 5): the "one refresh round trip" of the target. Latency here is mostly queueing: ${h.size} requests wait for one core.`;
+}
+
+function renderSizes(rows: SizeRow[]): string {
+  return `${table(['bundle', 'min bytes', 'min+gz bytes', 'note'], rows.map((r) => [
+    r.ours ? `**${r.label}**` : r.label, r.min === null ? 'not built' : int(r.min), r.gz === null ? 'not built' : `**${int(r.gz)}**`, r.note ?? '',
+  ]))}
+
+Peers bundled as perf.md §7: \`esbuild --bundle --minify --format=esm --platform=browser --target=es2020\`, React external, \`process.env.NODE_ENV="production"\`; gzip -9. React itself is not included in any row.`;
+}
+
+function renderMemory(runs: MemoryRun[], ttl: number): string {
+  const labels: Record<MemoryRun['store'], string> = {
+    memorystore: 'express-session MemoryStore (perf.md session: cookie, user, 3 tokens)',
+    ours: 'ours, default store: a sign-in\'s writes (blob + `tok:` record + 2 index entries + token cache)',
+    'ours-records': 'ours, only blob + `tok:` record in `PruningMemoryStore` (breakdown)',
+  };
+  return `${table(['store', 'JSON B/session', 'RSS after fill', 'RSS B/session', 'heap B/session', 'fill s', 'RSS left after expiry', 'entries left', 'token cache left'],
+    summarizeMemory(runs).map((m) => [
+      labels[m.run.store], int(m.run.jsonBytes), `+${mb(m.run.filled.rss - m.run.start.rss)}`, `**${int(m.perSession)}**`, int(m.heapPerSession),
+      (m.run.fillMs / 1000).toFixed(1), `+${mb(m.afterExpiry)} (${(m.leftShare * 100).toFixed(0)}%)`, int(m.run.entriesAfter),
+      m.run.cacheAfter === undefined ? '' : int(m.run.cacheAfter),
+    ]))}
+
+${int(runs[0]?.sessions ?? 0)} sessions per store, each in a fresh \`node --expose-gc\` process, measured after 4 × gc(); tokens are 900 random base64url characters each (as perf.md). Sessions get a ${ttl} s lifetime (short only to keep the wait short; the size does not depend on it), then the process waits ${ttl} s + 2.5 s: ours' sweep (every second here) drops them, express-session's MemoryStore deletes an expired session only when someone reads it, so in a running app it never does.`;
+}
+
+export function renderReport(r: BenchReport, opts: BenchOptions): string {
+  const m = r.machine;
+  const parts = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` (bench/run.ts). Compare numbers only within one run: this host swings up to 2× between runs (see the noise notes of the reference measurements).`,
+    '',
+    `- **Date:** ${m.date} · run took ${r.minutes.toFixed(1)} min`,
+    `- **Machine:** ${m.cpus} × ${m.cpuModel}, ${m.memoryGB.toFixed(1)} GB RAM, ${m.platform}; load average before the run ${m.loadAverage.map((x) => x.toFixed(2)).join(' / ')}`,
+    `- **Node:** ${m.node}`,
+    `- **Pinning:** ${r.pinned ? 'servers on CPU 0 (`taskset -c 0`); the load generator (autocannon, in the runner), oidc-provider and redis-server on CPU 1' : 'off (taskset missing or fewer than 2 CPUs)'}`,
+    `- **Versions:** ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    '',
+    '## Targets',
+    '',
+    renderTargets(r.targets),
+  ];
+  if (r.throughput) parts.push('', '## 1–6. Authenticated GET throughput', '', renderThroughput(r.throughput, opts, r.targets));
+  if (r.herd) parts.push('', '## 7. Refresh herd', '', renderHerd(r.herd));
+  if (r.sizes) parts.push('', '## 8. Browser script size', '', renderSizes(r.sizes));
+  if (r.memory) parts.push('', '## 9. Memory for many sessions', '', renderMemory(r.memory, opts.memTtl));
+  return `${parts.join('\n')}\n`;
+}
+
+export { targets };

@@ -1,0 +1,191 @@
+/**
+ * Turns raw samples into the numbers the report prints: medians over rounds, and ratios paired by round
+ * (each run divided by its baseline's run of the same round), which cancel most of this host's drift.
+ */
+import type { HerdResult } from '../scenarios/herd.js';
+import type { MemoryRun } from '../scenarios/memory-child.js';
+import type { SizeRow } from '../scenarios/sizes.js';
+import type { RunSpec, ThroughputResult } from '../scenarios/throughput.js';
+import { max, median, min } from './stats.js';
+
+export interface RunSummary {
+  run: RunSpec;
+  rps: number;
+  rpsMin: number;
+  rpsMax: number;
+  p99: number;
+  cpuUsPerReq: number;
+  /** ×baseline, median of per-round ratios, with their range */
+  ratio?: { median: number; min: number; max: number; baseline: string };
+  /** ×bare Express, same pairing */
+  xExpress?: number;
+  bad: number;
+}
+
+export interface Target {
+  scenario: string;
+  what: string;
+  measured: string;
+  needed: string;
+  /** null when it could not be measured in this run */
+  met: boolean | null;
+  margin: string;
+}
+
+export function pairedRatio(result: ThroughputResult, key: string, baseline: string): { median: number; min: number; max: number } | undefined {
+  const a = result.samples[key];
+  const b = result.samples[baseline];
+  if (!a?.length || !b?.length) return undefined;
+  const ratios = a.map((s) => {
+    const base = b.find((x) => x.round === s.round);
+    return base ? s.rps / base.rps : NaN;
+  }).filter((r) => Number.isFinite(r));
+  return ratios.length ? { median: median(ratios), min: min(ratios), max: max(ratios) } : undefined;
+}
+
+export function summarizeThroughput(result: ThroughputResult): RunSummary[] {
+  return result.runs.map((run) => {
+    const s = result.samples[run.key] ?? [];
+    const ratio = run.baseline ? pairedRatio(result, run.key, run.baseline) : undefined;
+    return {
+      run,
+      rps: median(s.map((x) => x.rps)),
+      rpsMin: min(s.map((x) => x.rps)),
+      rpsMax: max(s.map((x) => x.rps)),
+      p99: median(s.map((x) => x.p99)),
+      cpuUsPerReq: median(s.map((x) => x.cpuUsPerReq)),
+      ratio: ratio && run.baseline ? { ...ratio, baseline: run.baseline } : undefined,
+      xExpress: run.key === 'express' ? 1 : pairedRatio(result, run.key, 'express')?.median,
+      bad: s.reduce((n, x) => n + x.errors + x.non2xx + x.timeouts, 0),
+    };
+  });
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%`;
+
+function ratioTarget(scenario: string, what: string, r: { median: number } | undefined, needed: number): Target {
+  if (!r) return { scenario, what, measured: 'not run', needed: `≥ ${needed.toFixed(2)}×`, met: null, margin: '' };
+  return {
+    scenario, what,
+    measured: `${r.median.toFixed(2)}×`,
+    needed: `≥ ${needed.toFixed(2)}×`,
+    met: r.median >= needed,
+    margin: pct(r.median / needed - 1),
+  };
+}
+
+export interface HerdSummary {
+  grants: number[];
+  freshGrants: number[];
+  revoked: number;
+  failed: number;
+  expiredP50: number;
+  expiredP99: number;
+  freshP50: number;
+  freshP99: number;
+  allowedP99: number;
+}
+
+export function summarizeHerd(h: HerdResult): HerdSummary {
+  const freshP99 = median(h.rounds.map((r) => r.fresh.p99));
+  return {
+    grants: h.rounds.map((r) => r.grants),
+    freshGrants: h.rounds.map((r) => r.freshGrants),
+    revoked: h.rounds.reduce((n, r) => n + r.revoked, 0),
+    failed: h.rounds.reduce((n, r) => n + r.fresh.failed + r.expired.failed, 0),
+    expiredP50: median(h.rounds.map((r) => r.expired.p50)),
+    expiredP99: median(h.rounds.map((r) => r.expired.p99)),
+    freshP50: median(h.rounds.map((r) => r.fresh.p50)),
+    freshP99,
+    allowedP99: freshP99 + h.refreshRtt + 20,
+  };
+}
+
+export interface MemorySummary {
+  run: MemoryRun;
+  perSession: number;
+  heapPerSession: number;
+  afterExpiry: number;
+  /** RSS growth left after expiry, as a share of the growth after the fill */
+  leftShare: number;
+}
+
+export function summarizeMemory(runs: MemoryRun[]): MemorySummary[] {
+  return runs.map((run) => {
+    const grown = run.filled.rss - run.start.rss;
+    const left = run.expired.rss - run.start.rss;
+    return {
+      run,
+      perSession: grown / run.sessions,
+      heapPerSession: (run.filled.heapUsed - run.start.heapUsed) / run.sessions,
+      afterExpiry: left,
+      leftShare: left / grown,
+    };
+  });
+}
+
+/** Back near the start: at most this share of the fill's RSS growth may remain after expiry. */
+export const NEAR_START = 0.1;
+export const CLIENT_BUDGET_GZ = 2500;
+
+export function targets(input: {
+  throughput?: ThroughputResult | null;
+  herd?: HerdResult | null;
+  sizes?: SizeRow[] | null;
+  memory?: MemoryRun[] | null;
+}): Target[] {
+  const out: Target[] = [];
+  const t = input.throughput;
+  if (t) {
+    const has = (k: string) => t.runs.some((r) => r.key === k);
+    if (has('ours-mem')) out.push(ratioTarget('3 vs 2', 'ours ÷ express-session + passport (memory)', pairedRatio(t, 'ours-mem', 'sess-mem'), 1));
+    if (has('eoc-cookie')) out.push(ratioTarget('3 vs 4', 'ours ÷ express-openid-connect (cookie)', pairedRatio(t, 'ours-mem', 'eoc-cookie'), 1.5));
+    if (has('ours-redis')) out.push(ratioTarget('5', 'ours ÷ express-session + connect-redis + passport', pairedRatio(t, 'ours-redis', 'sess-redis'), 1));
+    if (has('ours-json')) out.push(ratioTarget('6', 'ours `GET /auth/session` ÷ the same JSON from express-session + passport', pairedRatio(t, 'ours-json', 'sess-json'), 1));
+  }
+  if (input.herd) {
+    const h = summarizeHerd(input.herd);
+    const exactlyOne = h.grants.every((g) => g === 1) && h.revoked === 0 && h.failed === 0;
+    out.push({
+      scenario: '7', what: `refresh grants per herd of ${input.herd.size} (each round)`,
+      measured: `${h.grants.join(', ')}${h.revoked ? `; ${h.revoked} grants revoked` : ''}${h.failed ? `; ${h.failed} failed requests` : ''}`,
+      needed: 'exactly 1, no failures', met: exactlyOne, margin: '',
+    });
+    out.push({
+      scenario: '7', what: 'herd p99 with an expired token vs fresh p99 + one refresh + 20 ms',
+      measured: `${h.expiredP99.toFixed(0)} ms`,
+      needed: `≤ ${h.allowedP99.toFixed(0)} ms (${h.freshP99.toFixed(0)} + ${input.herd.refreshRtt.toFixed(1)} + 20)`,
+      met: h.expiredP99 <= h.allowedP99,
+      margin: `${h.expiredP99 - h.allowedP99 <= 0 ? '' : '+'}${(h.expiredP99 - h.allowedP99).toFixed(0)} ms`,
+    });
+  }
+  if (input.sizes) {
+    const served = input.sizes.find((r) => r.ours);
+    out.push({
+      scenario: '8', what: 'browser script `/auth/client.js`, min+gz',
+      measured: served?.gz == null ? 'not built' : `${served.gz.toLocaleString('en-US')} B`,
+      needed: `≤ ${CLIENT_BUDGET_GZ.toLocaleString('en-US')} B`,
+      met: served?.gz == null ? null : served.gz <= CLIENT_BUDGET_GZ,
+      margin: served?.gz == null ? '' : pct(served.gz / CLIENT_BUDGET_GZ - 1),
+    });
+  }
+  if (input.memory) {
+    const m = summarizeMemory(input.memory);
+    const ours = m.find((x) => x.run.store === 'ours');
+    const base = m.find((x) => x.run.store === 'memorystore');
+    if (ours && base) {
+      const ratio = ours.perSession / base.perSession;
+      out.push({
+        scenario: '9', what: 'RSS per session, ours (a sign-in\'s writes) ÷ MemoryStore',
+        measured: `${ratio.toFixed(2)}× (${Math.round(ours.perSession)} vs ${Math.round(base.perSession)} B)`,
+        needed: '≤ 1.00×', met: ratio <= 1, margin: pct(ratio - 1),
+      });
+      out.push({
+        scenario: '9', what: 'ours after expiry: RSS growth left',
+        measured: `${(ours.leftShare * 100).toFixed(0)}% of the fill's growth (${(ours.afterExpiry / 1e6).toFixed(1)} MB)`,
+        needed: `≤ ${NEAR_START * 100}%`, met: ours.leftShare <= NEAR_START, margin: '',
+      });
+    }
+  }
+  return out;
+}

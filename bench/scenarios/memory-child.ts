@@ -1,0 +1,192 @@
+/**
+ * Scenario 9, one store in a fresh `node --expose-gc` process: RSS before, after N sign-ins' worth of
+ * sessions, and after they expired. Ours is filled through the middleware's own classes, so each session
+ * costs what a real sign-in writes: the session blob, the `tok:<sid>` record (and the in-process token
+ * cache), and the two index entries (`idx:sub:…`, `idx:sid:…`).
+ */
+import { randomBytes } from 'node:crypto';
+import session from 'express-session';
+import { PruningMemoryStore } from '../../lib/index.js';
+import { GuardedStore } from '../../lib/store/guarded-store.js';
+import { SessionIndex } from '../../lib/session-index.js';
+import { TokenStore } from '../../lib/tokens/token-store.js';
+import { childConfig, fatal, serve } from '../lib/child.js';
+
+/**
+ * memorystore: express-session's MemoryStore with perf.md's session; ours: a full sign-in's writes through
+ * the middleware's classes; ours-records: only the blob and the token record put straight into our store
+ * (no token cache, no index), to show where ours' bytes go.
+ */
+export type MemoryVariant = 'memorystore' | 'ours' | 'ours-records';
+
+export interface MemoryConfig { store: MemoryVariant; sessions: number; ttl: number }
+
+export interface MemorySnapshot { rss: number; heapUsed: number; external: number }
+
+export interface MemoryRun {
+  store: MemoryVariant;
+  sessions: number;
+  start: MemorySnapshot;
+  filled: MemorySnapshot;
+  expired: MemorySnapshot;
+  fillMs: number;
+  /** bytes of JSON one session's records take in the store */
+  jsonBytes: number;
+  /** store entries left after expiry (MemoryStore counts without reading, which would prune) */
+  entriesAfter: number;
+  /** records still in ours' in-process token cache after expiry */
+  cacheAfter?: number;
+}
+
+const TOKEN_CHARS = 900;
+
+const token = () => randomBytes((TOKEN_CHARS * 3) / 4).toString('base64url');
+const sid = () => randomBytes(24).toString('base64url');
+
+function snapshot(): MemorySnapshot {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  for (let i = 0; i < 4; i++) gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
+}
+
+/** What express-session stores for a signed-in session of ours (the cookie as our middleware configures it). */
+function oursBlob(i: number, now: number, idpSid: string) {
+  return {
+    cookie: { originalMaxAge: null, expires: null, secure: true, httpOnly: true, path: '/', sameSite: 'lax' },
+    passport: { user: user(i) },
+    oidc: { created: now, seen: now, tv: 1, sub: `user-${i}`, jsid: randomBytes(16).toString('base64url'), sid: idpSid },
+  };
+}
+
+function oursRecord(now: number) {
+  return {
+    v: 1, accessToken: token(), accessTokenIssued: now, accessTokenExpires: now + 3_600_000,
+    refreshToken: token(), idToken: token(), idTokenExpires: now + 3_600_000, scope: 'openid profile email offline_access',
+  };
+}
+
+const user = (i: number) => ({ sub: `user-${i}`, name: `User ${i} Test`, email: `user-${i}@example.test` });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+interface Filled {
+  fillMs: number;
+  jsonBytes: number;
+  /** counts what is left once the sessions expired */
+  finish(): { entriesAfter: number; cacheAfter?: number };
+}
+
+async function fillOurs(n: number, ttl: number): Promise<Filled> {
+  const memory = new PruningMemoryStore({ ttl, sweepInterval: 1000 });
+  const store = new GuardedStore(memory, 2000);
+  const tokens = new TokenStore(store, () => ttl * 1000);
+  const index = new SessionIndex(store, ttl * 1000);
+  const count = () => {
+    let entries = 0;
+    memory.length((_err, c) => { entries = c ?? 0; });
+    return entries;
+  };
+  let jsonBytes = 0;
+  const began = Date.now();
+  for (let i = 0; i < n; i++) {
+    const id = sid();
+    const now = Date.now();
+    const idpSid = sid();
+    // The order of a sign-in (routes/callback.ts): token record, session blob, index entries.
+    await tokens.write(id, oursRecord(now));
+    await store.setAsync(id, oursBlob(i, now, idpSid) as never);
+    await index.add(id, `user-${i}`, idpSid);
+    if (i === 0) {
+      for (const key of [id, `tok:${id}`, 'idx:sub:user-0', `idx:sid:${idpSid}`]) jsonBytes += JSON.stringify(await store.getAsync(key)).length;
+    }
+  }
+  const fillMs = Date.now() - began;
+  if (count() !== n * 4) throw new Error(`ours: ${count()} entries after the fill, expected ${n * 4} (did some expire during the fill? raise BENCH_MEM_TTL)`);
+  return {
+    fillMs,
+    jsonBytes,
+    finish() {
+      // The token cache is private; it is read here only to report what it still holds.
+      const cache = (tokens as unknown as { cache?: Map<string, unknown> }).cache;
+      const left = { entriesAfter: count(), cacheAfter: cache?.size };
+      memory.close();
+      return left;
+    },
+  };
+}
+
+/** The same two records without the middleware around them: the token record in the shape TokenStore writes. */
+async function fillOursRecords(n: number, ttl: number): Promise<Filled> {
+  const memory = new PruningMemoryStore({ ttl, sweepInterval: 1000 });
+  const set = (key: string, value: object) => new Promise<void>((resolve) => memory.set(key, value as never, () => resolve()));
+  let jsonBytes = 0;
+  const began = Date.now();
+  for (let i = 0; i < n; i++) {
+    const id = sid();
+    const now = Date.now();
+    const exp = now + ttl * 1000;
+    const stored = { cookie: { originalMaxAge: null, expires: new Date(exp).toISOString() }, exp, t: oursRecord(now) };
+    const blob = oursBlob(i, now, sid());
+    if (i === 0) jsonBytes = JSON.stringify(stored).length + JSON.stringify(blob).length;
+    await set(`tok:${id}`, stored);
+    await set(id, blob);
+  }
+  const fillMs = Date.now() - began;
+  const count = () => {
+    let entries = 0;
+    memory.length((_err, c) => { entries = c ?? 0; });
+    return entries;
+  };
+  if (count() !== n * 2) throw new Error(`ours-records: ${count()} entries after the fill, expected ${n * 2} (raise BENCH_MEM_TTL)`);
+  return {
+    fillMs,
+    jsonBytes,
+    finish() {
+      const left = { entriesAfter: count() };
+      memory.close();
+      return left;
+    },
+  };
+}
+
+async function fillMemoryStore(n: number, ttl: number): Promise<Filled> {
+  const store = new session.MemoryStore();
+  const set = (id: string, sess: object) => new Promise<void>((resolve) => store.set(id, sess as never, () => resolve()));
+  let jsonBytes = 0;
+  const began = Date.now();
+  for (let i = 0; i < n; i++) {
+    const now = Date.now();
+    // perf.md's session: cookie, passport user, three ~1 KB tokens.
+    const sess = {
+      cookie: { originalMaxAge: ttl * 1000, expires: new Date(now + ttl * 1000).toISOString(), httpOnly: true, path: '/', sameSite: 'lax' },
+      passport: { user: user(i) },
+      tokens: { id_token: token(), access_token: token(), refresh_token: token(), expires_at: Math.floor(now / 1000) + 3600 },
+    };
+    if (i === 0) jsonBytes = JSON.stringify(sess).length;
+    await set(sid(), sess);
+  }
+  const fillMs = Date.now() - began;
+  // Counted without get/all/length: those delete expired entries, and nothing in a running app calls them.
+  const raw = (store as unknown as { sessions: Record<string, string> }).sessions;
+  return { fillMs, jsonBytes, finish: () => ({ entriesAfter: Object.keys(raw).length }) };
+}
+
+const config = childConfig<MemoryConfig>();
+
+try {
+  const start = snapshot();
+  const fill = { ours: fillOurs, 'ours-records': fillOursRecords, memorystore: fillMemoryStore }[config.store];
+  const filled = await fill(config.sessions, config.ttl);
+  const full = snapshot();
+  // Every entry was written before now, so all have expired after ttl; ours' sweep runs every second.
+  await sleep(config.ttl * 1000 + 2500);
+  const left = filled.finish();
+  const run: MemoryRun = {
+    store: config.store, sessions: config.sessions, fillMs: filled.fillMs, jsonBytes: filled.jsonBytes, ...left,
+    start, filled: full, expired: snapshot(),
+  };
+  serve(run, {});
+} catch (err) {
+  fatal(err);
+}
