@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createClient } from 'redis';
 import { REDIS_QUEUE_MAX } from '../../lib/store/select-store.js';
+import { getServerSession } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
@@ -23,8 +24,20 @@ const onCrash = (err: unknown): void => {
 };
 
 beforeAll(async () => {
-  [op, redis] = await Promise.all([startProvider({ accessTokenTtl: 60 }), startRedis({ persistence: true })]);
-  app = await startApp(op, { redis: redis.url, storeTimeout: STORE_TIMEOUT, idpLogout: false });
+  // 2 s access tokens: a refresh is due 1 s after each grant (see the last test).
+  [op, redis] = await Promise.all([startProvider({ accessTokenTtl: 2 }), startRedis({ persistence: true })]);
+  app = await startApp(op, { redis: redis.url, storeTimeout: STORE_TIMEOUT, idpLogout: false }, (express) => {
+    // Freezes Redis after express-session has read the session, just before the refresh needs Redis (its lock).
+    express.get('/api/freeze-then-session', async (req, res) => {
+      redis.pause();
+      try {
+        const session = await getServerSession(req);
+        res.json({ outcome: session ? 'session' : 'null', error: session?.error ?? null });
+      } catch (err) {
+        res.status(503).json({ outcome: 'error', code: (err as { code?: string }).code ?? null });
+      }
+    });
+  });
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
 }, 20_000);
@@ -167,5 +180,28 @@ describe('Redis faults', () => {
     const replayed = (await commandsProcessed()) - before;
     expect(replayed).toBeLessThan(REDIS_QUEUE_MAX + 50);
     expect(waves * size).toBeGreaterThanOrEqual(REDIS_QUEUE_MAX + 300);
+  }, 20_000);
+
+  it('48: Redis freezing between the session read and the refresh → bounded answer, never a hang or "signed out"', async () => {
+    // The access token is due for refresh 1 s after login; the refresh takes a lock in Redis.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const started = Date.now();
+    let answer: { outcome: string; code?: string | null; error?: string | null } | undefined;
+    try {
+      const res = await fetch(`${app.url}/api/freeze-then-session`, {
+        headers: { cookie: jar.header(`${app.url}/`), accept: 'application/json' },
+        signal: AbortSignal.timeout(BOUND * 2),
+      }).catch((err: unknown) => {
+        throw new Error(`getServerSession did not settle within ${BOUND * 2} ms while Redis was frozen (${(err as Error).name})`);
+      });
+      answer = await res.json() as typeof answer;
+    } finally {
+      redis.resume();
+    }
+    expect(Date.now() - started).toBeLessThan(BOUND);
+    expect(answer?.outcome).not.toBe('null');
+    // Either the store's 503, or the session kept with its refresh marked unavailable.
+    expect([answer?.code, answer?.error]).toEqual(expect.arrayContaining([expect.stringMatching(/^(ERR_STORE_UNAVAILABLE|ERR_REFRESH_UNAVAILABLE|RefreshAccessTokenUnavailable)$/)]));
+    expect(await recovered(3000)).toBeLessThan(3000);
   }, 20_000);
 });
