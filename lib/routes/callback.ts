@@ -20,6 +20,16 @@ export function createCallbackRoute(ctx: OidcContext) {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
+    // Without a code (or an error) passport-openidconnect would treat the request as the start of a new login.
+    if (typeof req.query.code !== 'string' && typeof req.query.error !== 'string') {
+      next(new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the sign-in callback needs the code and state sent by the identity provider'));
+      return;
+    }
+    // RFC 9207: an authorization response naming another issuer is a mix-up attempt.
+    if (req.query.iss !== undefined && req.query.iss !== ctx.config.issuer) {
+      next(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response comes from another issuer'));
+      return;
+    }
     const authenticate = ctx.passport.authenticate(STRATEGY, (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
       if (err) {
         next(loginError(err));
@@ -67,6 +77,10 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
 function loginError(err: unknown): unknown {
   // passport-openidconnect wraps our token-exchange errors in InternalOAuthError(…, err).
   const inner = (err as { oauthError?: unknown })?.oauthError;
+  if (isAuthError(inner) && inner.code === ErrorCodes.REFRESH_FAILED) {
+    // tokenRequest calls every invalid_grant a refresh failure; at the code exchange it means a dead code.
+    return new AuthError(ErrorCodes.TOKEN_EXCHANGE_FAILED, 400, 'the identity provider refused the sign-in code (expired or already used); sign in again', { cause: inner });
+  }
   if (isAuthError(inner)) return inner;
   if (isAuthError(err)) return err;
   const name = (err as { name?: string })?.name;

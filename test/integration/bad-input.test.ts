@@ -201,6 +201,39 @@ describe('callback', () => {
   });
 
 
+  it.each<[string, string]>([
+    ['no query at all', ''],
+    ['unrelated parameters', 'foo=bar'],
+    ['a state but no code', 'state=abc'],
+    ['bracket syntax', 'code[x]=1&state[y]=2'],
+    ['code and state beyond the parameter limit', `${Array.from({ length: 1000 }, (_, i) => `p${i}=${i}`).join('&')}&code=a&state=b`],
+  ])('junk query with no usable code (%s) → 400, no redirect to the IdP, no session', async (_title, query) => {
+    const jar = new CookieJar();
+    await startLogin(app.url, { jar });
+    const answer = await send(`${app.url}/auth/callback${query ? `?${query}` : ''}`, jar);
+    expect(answer.status).toBe(400);
+    expect((answer.json as { code?: string } | undefined)?.code).toMatch(/^ERR_(BAD_REQUEST|LOGIN_STATE_MISMATCH)$/);
+    expect(answer.headers.get('location')).toBeNull();
+    expect(op.count('grant.success')).toBe(0);
+    await expectSignedOut(jar);
+  });
+
+  it('6: a forged code with a valid state → 400 ERR_TOKEN_EXCHANGE_FAILED (not a refresh error), no session', async () => {
+    const jar = new CookieJar();
+    const { callbackUrl } = await startLogin(app.url, { jar });
+    const answer = await send(callbackWith(callbackUrl, (p) => p.set('code', 'forged-code')), jar);
+    expectError(answer, 400, 'ERR_TOKEN_EXCHANGE_FAILED');
+    await expectSignedOut(jar);
+  });
+
+  it('RFC 9207: an authorization response naming another issuer → 400, no session', async () => {
+    const jar = new CookieJar();
+    const { callbackUrl } = await startLogin(app.url, { jar });
+    const answer = await send(callbackWith(callbackUrl, (p) => p.set('iss', 'https://evil.example')), jar);
+    expectError(answer, 400, 'ERR_LOGIN_FAILED');
+    await expectSignedOut(jar);
+  });
+
   it('a query beyond the header limit → 431 from Node, the app keeps serving', async () => {
     const res = await fetch(`${app.url}/auth/callback?code=a&state=${'x'.repeat(20_000)}`);
     expectClean(await res.text());
