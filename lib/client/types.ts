@@ -1,0 +1,167 @@
+/** Public types of the browser observer (`window.OidcSession`, `express-oidc-session/client`). */
+
+/** The signed-in user: ID token claims merged with userinfo. */
+export interface SessionUser {
+  sub: string;
+  name?: string;
+  email?: string;
+  [claim: string]: unknown;
+}
+
+/** Claims of the session JWT minted by the middleware. */
+export interface JwtPayload {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  sid?: string;
+  iat?: number;
+  exp?: number;
+  [claim: string]: unknown;
+}
+
+/**
+ * What `GET {basePath}/session` answers when signed in. Times are ms since the epoch; `now` is the
+ * server's clock, so expiry timers do not depend on the browser's. Tokens appear only if the
+ * server's `expose` option lists them.
+ */
+export interface SessionData {
+  user: SessionUser;
+  expires: number;
+  accessTokenExpires?: number;
+  idTokenExpires?: number;
+  jwt?: string;
+  jwtExpires?: number;
+  jwtPayload?: JwtPayload;
+  accessToken?: string;
+  idToken?: string;
+  refreshToken?: string;
+  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | (string & {});
+  now: number;
+  [key: string]: unknown;
+}
+
+export type SessionState = 'loading' | 'authenticated' | 'unauthenticated';
+
+/** Error set on a snapshot: `status` 0 means no response (network error, timeout). */
+export interface SessionError extends Error {
+  status: number;
+  code?: string;
+}
+
+/**
+ * One immutable view of the session. The same object is returned until something a UI could show
+ * changes (not on every poll), so it can feed React's `useSyncExternalStore` directly.
+ *
+ * The server's fields are spread onto it as sent: each is present exactly when the server sent it
+ * (tokens only if its `expose` option lists them). The server's `error` code is `data.error`.
+ */
+export interface SessionSnapshot {
+  /** The JSON the server sent, or null while loading / signed out. */
+  readonly data: SessionData | null;
+  readonly user?: SessionUser;
+  readonly expires?: number;
+  readonly accessToken?: string;
+  readonly accessTokenExpires?: number;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
+  readonly idTokenExpires?: number;
+  readonly jwt?: string;
+  readonly jwtExpires?: number;
+  /** From the server, else decoded here from `jwt` (undefined if it cannot be decoded). */
+  readonly jwtPayload?: JwtPayload;
+  /** Server time of the answer that last changed the snapshot. */
+  readonly now?: number;
+  /** Why the last request failed; the rest of the snapshot still shows the last good state. */
+  readonly error: SessionError | null;
+  /** True until the first answer, and while `refetch()` / `update()` run (not background polls). */
+  readonly loading: boolean;
+  /** HTTP status of the last session response: 200 for the server-rendered bootstrap, 0 for no answer (network error). */
+  readonly status: number;
+  readonly state: SessionState;
+  /**
+   * Headers of the response that last changed the snapshot, lower-case names ({} for the bootstrap).
+   * A poll whose answer changes nothing keeps the old snapshot, headers included.
+   */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Navigates to `to`, or to `{basePath}/login?returnTo=<this page's path and query>`. */
+  redirect(to?: string): void;
+  /** Throws `error` when set. */
+  throwIfError(): void;
+}
+
+/** Every callback receives the snapshot that triggered it; each fires once per transition. */
+export type SessionCallback = (snapshot: SessionSnapshot) => void;
+
+export interface SessionCallbacks {
+  /** The session is (or becomes) signed out. Replaces the `required` redirect when given. */
+  onUnauthenticated?: SessionCallback;
+  /** The server no longer knows the session and its `expires` has passed (idle or absolute timeout). */
+  onSessionExpired?: SessionCallback;
+  /** `accessTokenExpires` passed; the observer then refetches so the server refreshes. */
+  onAccessTokenExpired?: SessionCallback;
+  /** The server reported `RefreshAccessTokenError` or `RefreshAccessTokenUnavailable` (any other code not about the ID token or JWT). */
+  onAccessTokenError?: SessionCallback;
+  /** `idTokenExpires` passed; the observer refetches in case the server's refresh renewed it. */
+  onIdTokenExpired?: SessionCallback;
+  /** The server reported an error code about the ID token (one containing `IdToken`). */
+  onIdTokenError?: SessionCallback;
+  /** `jwtExpires` passed; the observer then refetches for a fresh JWT. */
+  onJwtExpired?: SessionCallback;
+  /** The server reported an error code about the JWT (one containing `Jwt`), or `jwt` cannot be decoded. */
+  onJwtError?: SessionCallback;
+  /** Signed out here or in another tab, or revoked on the server before `expires`. */
+  onSignOut?: SessionCallback;
+  /** A signed-out observer sees a user (for example, signed in in another tab). */
+  onSignIn?: SessionCallback;
+  /** The same user's session changed (new tokens, `update()`, a longer `expires`). */
+  onSessionUpdate?: SessionCallback;
+}
+
+/**
+ * Options of `useSession`. Observers of one `basePath` in a page share one store; polling options
+ * combine (shortest interval, any focus / offline opt-in).
+ *
+ * @example
+ * const session = OidcSession.useSession({ required: true, refetchInterval: 300, onSignOut: () => location.reload() });
+ */
+export interface UseSessionOptions extends SessionCallbacks {
+  /** Redirect to login when unauthenticated, unless `onUnauthenticated` is given. @default false */
+  required?: boolean;
+  /** Poll the session every N seconds while signed in; 0 turns polling off. @default 0 */
+  refetchInterval?: number;
+  /** Refetch when the tab becomes visible or focused. @default true */
+  refetchOnWindowFocus?: boolean;
+  /** Keep background refetches going while `navigator.onLine` is false. @default false */
+  refetchWhenOffline?: boolean;
+  /** Where the middleware is mounted. @default '/auth' */
+  basePath?: string;
+}
+
+export interface SignInOptions {
+  /** Same-origin path to come back to. @default this page's path and query */
+  returnTo?: string;
+}
+
+export interface SignOutOptions {
+  /** Sent as `POST {basePath}/logout?returnTo=…`, like login's; the server decides whether to honour it. */
+  returnTo?: string;
+}
+
+export interface RefetchOptions {
+  /** Ask the server to refresh the tokens now (`POST {basePath}/session` `{ refresh: true }`). @default false */
+  refresh?: boolean;
+}
+
+export interface SessionHandle {
+  /** Calls `listener` after every snapshot change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+  getSnapshot(): SessionSnapshot;
+  /** Fetches now (not a peek: it counts as activity) and shares the answer with other tabs. */
+  refetch(options?: RefetchOptions): Promise<SessionSnapshot>;
+  /** `POST {basePath}/session` `{ data }`: the server's `callbacks.session` decides what changes. */
+  update(data: unknown): Promise<SessionSnapshot>;
+  /** Navigates to `{basePath}/login?returnTo=…`. */
+  signIn(options?: SignInOptions): void;
+  /** Posts a same-origin form to `{basePath}/logout`; other tabs learn of it as the page leaves. */
+  signOut(options?: SignOutOptions): void;
+}
