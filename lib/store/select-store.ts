@@ -3,9 +3,8 @@ import { RedisStore } from 'connect-redis';
 import type { Store } from 'express-session';
 import { createClient } from 'redis';
 import type { Config } from '../config.js';
-import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug } from '../events.js';
-import { localLock, redisLock, type RefreshLock } from '../tokens/refresh-lock.js';
+import { boundedLock, localLock, redisLock, type RefreshLock } from '../tokens/refresh-lock.js';
 import type { RedisClientLike } from '../types.js';
 import { GuardedStore } from './guarded-store.js';
 import { PruningMemoryStore } from './memory-store.js';
@@ -46,37 +45,6 @@ export function selectStore(config: Config): SelectedStore {
   }
   const memory = new PruningMemoryStore({ ttl });
   return { store: new GuardedStore(memory, config.storeTimeout), lock: localLock, ready: Promise.resolve(), close: async () => memory.close() };
-}
-
-/**
- * The lock talks to Redis directly, not through the GuardedStore: without this bound a Redis that freezes
- * between the session read and the refresh would hang the request until Redis answers (node-redis has no
- * timeout for a command already written to the socket). A lock acquired after its caller gave up is released
- * at once, or it would block every refresh of that session for its whole TTL.
- */
-function boundedLock(lock: RefreshLock, timeoutMs: number): RefreshLock {
-  const bound = <T>(op: string, pending: Promise<T>, late?: (value: T) => void): Promise<T> => new Promise<T>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `refresh lock ${op} did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    pending.then((value) => {
-      clearTimeout(timer);
-      if (timedOut) late?.(value);
-      else resolve(value);
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      reject(isAuthError(err) ? err : new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `refresh lock ${op} failed`, { cause: err }));
-    });
-  });
-  return {
-    shared: lock.shared,
-    acquire: (sid, ttlMs) => bound('acquire', lock.acquire(sid, ttlMs), (token) => {
-      if (token) lock.release(sid, token).catch((err: unknown) => debug('late lock release failed: %s', (err as Error).message));
-    }),
-    release: (sid, token) => bound('release', lock.release(sid, token)),
-  };
 }
 
 /**
