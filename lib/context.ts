@@ -7,7 +7,7 @@ import { createDiscovery, type Discovery } from './oidc/discovery.js';
 import { createStrategy } from './oidc/strategy.js';
 import { SessionIndex } from './session-index.js';
 import type { SelectedStore } from './store/select-store.js';
-import { createKeyring, memoryKeyBackend, redisKeyBackend, storeKeyBackend } from './tokens/jwt-keys.js';
+import { createKeyring, memoryKeyBackend, redisKeyBackend, storeKeyBackend, type KeyBackend } from './tokens/jwt-keys.js';
 import { Refresher } from './tokens/refresh.js';
 import { createSessionJwt } from './tokens/session-jwt.js';
 import { TokenStore } from './tokens/token-store.js';
@@ -43,7 +43,8 @@ export function createContext(config: Config, stores: SelectedStore, warn: (msg:
   passport.deserializeUser((user: Express.User, done) => done(null, user));
   const tokens = new TokenStore(stores.store, () => config.absoluteTimeout * 1000);
   const keyBackend = config.jwt.keys ? memoryKeyBackend()
-    : stores.redis ? redisKeyBackend(stores.redis as never) : config.store ? storeKeyBackend(stores.store) : memoryKeyBackend();
+    : stores.redis ? boundedKeyBackend(redisKeyBackend(stores.redis as never), config.storeTimeout)
+      : config.store ? storeKeyBackend(stores.store) : memoryKeyBackend();
   const keyring = createKeyring({ alg: config.jwt.alg, configured: config.jwt.keys, backend: keyBackend, warn });
   const jwt = createSessionJwt({ issuer: config.baseURL, audience: config.jwt.audience, ttl: config.jwt.ttl, keyring });
   let strategyReady: Promise<void> | undefined;
@@ -61,6 +62,14 @@ export function createContext(config: Config, stores: SelectedStore, warn: (msg:
     refresher: new Refresher(config, discovery, tokens, stores.lock),
     index: new SessionIndex(stores.store, config.absoluteTimeout * 1000),
   };
+}
+
+/** Direct Redis calls get the same bound as store calls: a frozen Redis must not hang the first JWT mint. */
+function boundedKeyBackend(backend: KeyBackend, timeoutMs: number): KeyBackend {
+  const bound = <T>(pending: Promise<T>): Promise<T> => Promise.race([pending, new Promise<T>((_, reject) => {
+    setTimeout(() => reject(new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `JWT key store did not answer within ${timeoutMs} ms`)), timeoutMs).unref();
+  })]);
+  return { get: () => bound(backend.get()), setIfAbsent: (value) => bound(backend.setIfAbsent(value)) };
 }
 
 export function contextOf(req: Request, caller: string): OidcContext {
