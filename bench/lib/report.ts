@@ -1,5 +1,5 @@
 /** The markdown report: printed at the end of `npm run bench` and written to bench/RESULTS.md. */
-import { HERD_INSTANCES, type HerdResult } from '../scenarios/herd.js';
+import { formatCommands, HERD_INSTANCES, type HerdResult } from '../scenarios/herd.js';
 import type { MemoryRun } from '../scenarios/memory-child.js';
 import type { SizeRow } from '../scenarios/sizes.js';
 import type { ThroughputResult } from '../scenarios/throughput.js';
@@ -66,10 +66,10 @@ function renderHerd(h: HerdResult): string {
   const rows = h.rounds.map((r, i) => [
     String(i + 1), String(r.grants), String(r.freshGrants), `${r.expired.p50.toFixed(0)} / ${r.expired.p99.toFixed(0)}`,
     `${r.fresh.p50.toFixed(0)} / ${r.fresh.p99.toFixed(0)}`, `${r.expired.wall.toFixed(0)} / ${r.fresh.wall.toFixed(0)}`,
-    String(r.expired.failed + r.fresh.failed), String(r.revoked),
+    String(r.expired.failed + r.fresh.failed), String(r.revoked), `${formatCommands(r.expired.redis)} / ${formatCommands(r.fresh.redis)}`,
   ]);
-  rows.push(['median', '', '', `${s.expiredP50.toFixed(0)} / ${s.expiredP99.toFixed(0)}`, `${s.freshP50.toFixed(0)} / ${s.freshP99.toFixed(0)}`, '', '', '']);
-  return `${table(['round', 'refresh grants (expired herd)', 'grants during fresh herd', 'expired token p50 / p99 ms', 'fresh token p50 / p99 ms', 'wall ms expired / fresh', 'failed requests', 'grants revoked'], rows)}
+  rows.push(['median', '', '', `${s.expiredP50.toFixed(0)} / ${s.expiredP99.toFixed(0)}`, `${s.freshP50.toFixed(0)} / ${s.freshP99.toFixed(0)}`, '', '', '', '']);
+  return `${table(['round', 'refresh grants (expired herd)', 'grants during fresh herd', 'expired token p50 / p99 ms', 'fresh token p50 / p99 ms', 'wall ms expired / fresh', 'failed requests', 'grants revoked', 'Redis commands expired / fresh'], rows)}
 
 ${h.size} concurrent requests per herd, round-robin over ${HERD_INSTANCES} app processes of ours (all on CPU 0) sharing one redis-server; one sign-in per round; provider access tokens live ${h.ttl} s with rotating refresh tokens; grants counted at the provider (\`refresh_token.consumed\`). The fresh herd runs right after sign-in, the expired herd 50 ms after the token's expiry. A lone refresh_token grant at this provider takes **${h.refreshRtt.toFixed(1)} ms** (median of 5): the "one refresh round trip" of the target. Latency here is mostly queueing: ${h.size} requests wait for one core.`;
 }

@@ -5,6 +5,7 @@
  * one. The same herd with a fresh token is the latency reference.
  */
 import http from 'node:http';
+import { createClient } from 'redis';
 import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { getJson, signIn } from '../lib/login.js';
 import type { BenchOptions } from '../lib/options.js';
@@ -17,6 +18,8 @@ import { APP_SCRIPT, benchKeys, OP_SCRIPT } from './throughput.js';
 export const HERD_INSTANCES = 4;
 
 export interface HerdSample {
+  /** Redis commands the instances sent during this herd, by name (e.g. get, set, expire, eval) */
+  redis: Record<string, number>;
   p50: number;
   p99: number;
   max: number;
@@ -59,19 +62,45 @@ function get(agent: http.Agent, url: URL, cookie: string): Promise<Shot> {
   });
 }
 
+type RedisClient = ReturnType<typeof createClient>;
+
+/** cmdstat_<name>:calls=N per command, from INFO commandstats. */
+async function commandCounts(client: RedisClient): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  const out: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    // INFO itself is the bench's own command.
+    if (k !== 'info' && v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  }
+  return out;
+}
+
+export function formatCommands(counts: Record<string, number>): string {
+  return Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+}
+
 /** Fires `size` requests at once, round-robin over the instances, over kept-alive sockets. */
-async function fire(targets: { agent: http.Agent; url: URL }[], size: number, cookie: string): Promise<HerdSample> {
+async function fire(targets: { agent: http.Agent; url: URL }[], size: number, cookie: string, redis: RedisClient): Promise<HerdSample> {
+  const before = await commandCounts(redis);
   const start = performance.now();
   const shots = await Promise.all(Array.from({ length: size }, (_, i) => {
     const t = targets[i % targets.length]!;
     return get(t.agent, t.url, cookie);
   }));
   const ms = shots.map((s) => s.ms);
+  const wall = performance.now() - start;
   return {
+    redis: diff(await commandCounts(redis), before),
     p50: percentile(ms, 50),
     p99: percentile(ms, 99),
     max: Math.max(...ms),
-    wall: performance.now() - start,
+    wall,
     failed: shots.filter((s) => !s.ok).length,
   };
 }
@@ -88,6 +117,7 @@ export interface HerdHooks {
 export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promise<HerdResult> {
   const { nodeArgs } = hooks;
   let redis: TestRedis | undefined;
+  let stats: RedisClient | undefined;
   let op: Child<OpInfo> | undefined;
   const apps: Child<AppInfo>[] = [];
   const perInstance = Math.ceil(opts.herdSize / HERD_INSTANCES);
@@ -98,6 +128,8 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
       startRedis(),
       startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: opts.herdTtl, rotateRefreshToken: true } }),
     ]);
+    stats = createClient({ url: redis.url });
+    await stats.connect();
     const jwtKeys = await benchKeys();
     const config = { contender: 'ours-redis', ...op.info, redisUrl: redis.url, jwtKeys };
     await Promise.all(Array.from({ length: HERD_INSTANCES }, async () => {
@@ -109,7 +141,7 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
     const login = async () => (await signIn(apps[0]!.info.url, /^oidc\.sid$/)).cookie;
 
     // Warm-up: open every socket and warm the JIT with a fresh token, then let that session expire unseen.
-    await fire(targets, opts.herdSize, await login());
+    await fire(targets, opts.herdSize, await login(), stats);
 
     const rounds: HerdRound[] = [];
     for (let round = 1; round <= opts.herdRounds; round++) {
@@ -118,13 +150,13 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
       const expiresBy = Date.now() + opts.herdTtl * 1000;
       await op.call('resetCounts');
       await hooks.phase?.('fresh', 'start', apps);
-      const fresh = await fire(targets, opts.herdSize, cookie);
+      const fresh = await fire(targets, opts.herdSize, cookie, stats);
       await hooks.phase?.('fresh', 'end', apps);
       const freshGrants = await op.call<number>('count', 'refresh_token.consumed');
       await sleep(expiresBy + 50 - Date.now());
       await op.call('resetCounts');
       await hooks.phase?.('expired', 'start', apps);
-      const expired = await fire(targets, opts.herdSize, cookie);
+      const expired = await fire(targets, opts.herdSize, cookie, stats);
       await hooks.phase?.('expired', 'end', apps);
       const grants = await op.call<number>('count', 'refresh_token.consumed');
       const revoked = await op.call<number>('count', 'grant.revoked');
@@ -132,13 +164,15 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
       opts.log(`[herd ${round}/${opts.herdRounds}] ${opts.herdSize} requests over ${HERD_INSTANCES} instances: refresh grants ${grants}`
         + `${freshGrants ? ` (+${freshGrants} during the fresh herd!)` : ''}${revoked ? `, ${revoked} grants revoked!` : ''};`
         + ` expired p50/p99 ${expired.p50.toFixed(1)}/${expired.p99.toFixed(1)} ms, fresh ${fresh.p50.toFixed(1)}/${fresh.p99.toFixed(1)} ms`
-        + `${expired.failed + fresh.failed ? `, ${expired.failed + fresh.failed} failed requests!` : ''}`);
+        + `${expired.failed + fresh.failed ? `, ${expired.failed + fresh.failed} failed requests!` : ''}`
+        + `; Redis commands expired ${formatCommands(expired.redis)} / fresh ${formatCommands(fresh.redis)}`);
     }
     const refreshRtt = await measureRefreshRtt(op.info, apps[0]!.info.url, await login());
     opts.log(`[herd] a lone refresh_token grant at this provider: ${refreshRtt.toFixed(1)} ms (median)`);
     return { size: opts.herdSize, ttl: opts.herdTtl, rounds, refreshRtt };
   } finally {
     for (const agent of agents) agent.destroy();
+    await stats?.close();
     await Promise.all(apps.map((a) => a.stop()));
     await op?.stop();
     await redis?.stop();
