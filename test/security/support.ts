@@ -98,6 +98,39 @@ export function logoutClaims(op: TestProvider, extra: Record<string, unknown> = 
   };
 }
 
+export type Forge = (idToken: string) => Promise<string>;
+
+/**
+ * Lets a test replace the ID token the provider's token endpoint sends. The helper's HTTP server composed the
+ * provider's Koa middleware at start, so op.provider.use() would come too late: the token is swapped where the
+ * provider issues it. Also counts access-token lookups at the provider (userinfo starts with one).
+ */
+export function hookIdTokens(op: TestProvider): { forge: Forge | undefined; accessTokenLookups: number } {
+  const hook: { forge: Forge | undefined; accessTokenLookups: number } = { forge: undefined, accessTokenLookups: 0 };
+  const IdToken = op.provider.IdToken.prototype as { issue(this: unknown, opts: { use: string }): Promise<string> };
+  const issue = IdToken.issue;
+  IdToken.issue = async function forgedIssue(this: unknown, opts) {
+    const token = await issue.call(this, opts);
+    return hook.forge && opts.use === 'idtoken' ? hook.forge(token) : token;
+  };
+  const AccessToken = op.provider.AccessToken as unknown as { find(...args: unknown[]): Promise<unknown> };
+  const find = AccessToken.find;
+  AccessToken.find = function countedFind(this: unknown, ...args: unknown[]) {
+    hook.accessTokenLookups++;
+    return find.apply(this, args);
+  };
+  return hook;
+}
+
+/** The provider's real ID token claims with `changes` applied (undefined deletes), re-signed with the provider's key. */
+export function resign(op: TestProvider, changes: Record<string, unknown>, header: Record<string, unknown> = {}): Forge {
+  return async (idToken) => {
+    const real = decodeJwt(idToken) as Record<string, unknown>;
+    // signLogoutToken presets logout claims; the real ID token's own values (or their absence) win.
+    return op.signLogoutToken({ events: undefined, jti: real.jti, ...real, ...changes }, { typ: undefined, ...header });
+  };
+}
+
 export function closeAll(...things: Array<{ close?: () => Promise<void>; stop?: () => Promise<void> } | undefined>): Promise<unknown> {
   return Promise.all(things.map((t) => (t?.close ? t.close() : t?.stop?.())));
 }
