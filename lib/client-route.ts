@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RequestHandler } from 'express';
+import { ErrorCodes } from './errors.js';
 
 /** From lib/ in development (the build writes dist/), and from dist/ once compiled. */
 const FILES = ['../dist/client/oidc-session.js', './client/oidc-session.js'].map((file) => new URL(file, import.meta.url));
@@ -41,7 +42,7 @@ export function createClientRoute(files: ReadonlyArray<string | URL> = FILES): R
     // A missing build is looked for again on the next request, so building fixes a running server.
     script ??= loadScript(files);
     if (!script) {
-      res.status(500).json({ error: 'server_error', code: 'ERR_CLIENT_NOT_BUILT', message: 'run npm run build:client' });
+      res.status(500).json({ error: 'server_error', code: ErrorCodes.CLIENT_NOT_BUILT, message: 'run npm run build:client' });
       return;
     }
     res.set({

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   JWT_EXPIRED: 'ERR_JWT_EXPIRED',
   LOGOUT_TOKEN_INVALID: 'ERR_LOGOUT_TOKEN_INVALID',
   NOT_MOUNTED: 'ERR_NOT_MOUNTED',
+  CLIENT_NOT_BUILT: 'ERR_CLIENT_NOT_BUILT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -7,6 +7,7 @@ import session from 'express-session';
 import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
 import { createBackchannelLogoutRoute } from './routes/backchannel-logout.js';
+import { createClientRoute } from './client-route.js';
 import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
 import { createJwksRoute } from './routes/jwks-route.js';
@@ -61,6 +62,7 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.get(`${p}/session`, createSessionRoute(ctx));
   router.post(`${p}/session`, ...createSessionUpdateRoute(ctx));
   router.get(`${p}/jwks.json`, createJwksRoute(ctx));
+  router.get(`${p}/client.js`, createClientRoute());
   router.use(oidcErrorHandler);
 
   Object.defineProperties(router, {

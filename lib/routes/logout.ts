@@ -9,6 +9,7 @@ import { endOwnSession } from '../end-session.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { fire } from '../events.js';
 import { randomToken } from '../oidc/transactions.js';
+import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
 
 export function createLogoutRoute(ctx: OidcContext) {
@@ -31,7 +32,8 @@ export function createLogoutRoute(ctx: OidcContext) {
       const target = config.baseURL + config.postLogoutRedirect;
       const endpoint = config.idpLogout ? await endSessionEndpoint(ctx) : undefined;
       if (!endpoint || !ended.sub) {
-        res.redirect(303, target);
+        // Local logout may honour a same-origin returnTo; the IdP only returns to the registered page.
+        res.redirect(303, config.baseURL + safeReturnTo(req.query.returnTo, config.baseURL, config.postLogoutRedirect));
         return;
       }
       const url = new URL(endpoint);

@@ -1,6 +1,6 @@
 /**
  * GET {basePath}/session: the session JSON (tokens only as `expose` allows) or null, never cached.
- * POST {basePath}/session: `{ refresh: true }` forces a refresh; `{ data }` goes through callbacks.session.
+ * POST {basePath}/session: `{ refresh: true }` forces a refresh; `{ data }` goes through callbacks.session; `{}` reads.
  * POST needs a same-origin request and the script's custom header, so a cross-site page needs a CORS
  * preflight that is never granted.
  */
@@ -38,11 +38,10 @@ export function createSessionUpdateRoute(ctx: OidcContext) {
       }
       const { refresh, data } = body as { refresh?: unknown; data?: unknown };
       if (refresh !== undefined && refresh !== true) throw new AuthError(ErrorCodes.BAD_REQUEST, 400, '"refresh" must be true when present');
-      if (refresh === undefined && !('data' in body)) throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'body needs "refresh" or "data"');
       const current = refresh ? await refreshServerSession(req) : await getServerSession(req);
       if (!current) throw new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'not signed in');
       let session = current;
-      if (!refresh) {
+      if (!refresh && 'data' in body) {
         const shape = contextOf(req, 'session update').config.callbacks.session;
         if (!shape) throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'session updates are disabled: the server has no callbacks.session');
         session = await shape(current, req, { update: data });
