@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { OidcContext } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug, fire } from '../events.js';
-import { memoryReplayGuard, redisReplayGuard } from '../oidc/jti-replay.js';
+import { memoryReplayGuard, redisReplayGuard, type Claim } from '../oidc/jti-replay.js';
 import { invalid, verifyLogoutToken, type LogoutClaims } from '../oidc/logout-token.js';
 import { destroyMatchingSessions } from '../revoke-sessions.js';
 
@@ -32,6 +32,7 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
   const handle = async function backchannelLogout(req: Request, res: Response, next: NextFunction): Promise<void> {
     const body = req.body as Record<string, unknown> | undefined;
     let claims: LogoutClaims;
+    let claim: Claim | null;
     try {
       const meta = await ctx.discovery.get();
       claims = await verifyLogoutToken(body?.logout_token, await ctx.discovery.jwks(), {
@@ -39,7 +40,9 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
         clientId: config.clientId,
         algorithms: meta.id_token_signing_alg_values_supported,
       });
-      if (!(await replay.claim(claims.jti, claims.acceptableUntil))) throw invalid('logout_token was already used (jti replayed)');
+      // Only now, with the signature checked, may the token take a place in the replay memory.
+      claim = await replay.claim(claims.jti, claims.acceptableUntil);
+      if (!claim) throw invalid('logout_token was already used (jti replayed)');
     } catch (err) {
       if (isAuthError(err) && err.code === ErrorCodes.LOGOUT_TOKEN_INVALID) refuse(res, err);
       else next(err);
@@ -51,7 +54,7 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
       sessions = await destroyMatchingSessions(ctx, query);
     } catch (err) {
       // Not done: let the IdP's retry of this same token through.
-      await replay.release(claims.jti).catch(() => undefined);
+      await claim.release().catch(() => undefined);
       next(err);
       return;
     }

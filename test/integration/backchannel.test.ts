@@ -176,8 +176,8 @@ describe('two instances sharing Redis', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    a = await startApp(op, { redis: redis.url, idpLogout: false }, revokeRoutes);
-    b = await startApp(op, { redis: redis.url, idpLogout: false }, revokeRoutes);
+    a = await startApp(op, { redis: redis.url, idpLogout: false, storeTimeout: 1000 }, revokeRoutes);
+    b = await startApp(op, { redis: redis.url, idpLogout: false, storeTimeout: 1000 }, revokeRoutes);
   }, 20_000);
   afterAll(async () => {
     op.setBackchannelLogoutUri(`${app.url}/auth/backchannel-logout`);
@@ -204,6 +204,26 @@ describe('two instances sharing Redis', () => {
     const replay = await postLogoutToken(b, token);
     expect(replay.status).toBe(400);
     expect(await replay.json()).toMatchObject({ error: 'invalid_request', code: 'ERR_LOGOUT_TOKEN_INVALID' });
+  });
+
+  it('a logout token arriving while Redis is frozen → 503 within the store timeout (not 400), and the IdP\'s retry of it works', async () => {
+    const jar = await signIn(a, 'grace');
+    const token = await op.signLogoutToken({ sub: 'grace' });
+    const started = Date.now();
+    redis.pause();
+    let res: Response;
+    try {
+      res = await postLogoutToken(a, token);
+    } finally {
+      redis.resume();
+    }
+    expect(res.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(await res.json()).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    // The SET that timed out ran when Redis woke up, and was undone: the same token is not a "replay".
+    const retry = await postLogoutToken(a, token);
+    expect(retry.status).toBe(200);
+    expect(await meStatus(a, jar)).toBe(401);
   });
 
   it('revokeSessions() on B ends the sessions created on A', async () => {
