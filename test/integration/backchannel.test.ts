@@ -16,8 +16,18 @@ let op: TestProvider;
 let app: TestApp;
 const fired: BackchannelInfo[] = [];
 
+/** Holds GET /api/slow after it loaded the session, until the test lets it finish (a long request in flight). */
+const slow = { entered: () => {}, gate: Promise.resolve() };
+
 /** Adds the app routes an "account" page would have: sign out everywhere, and an admin revoke. */
 function revokeRoutes(target: express.Express): void {
+  target.get('/api/slow', async (req, res) => {
+    await getServerSession(req);
+    req.session.touchedBy = 'slow request';
+    slow.entered();
+    await slow.gate;
+    res.json({ done: true });
+  });
   target.post('/api/sign-out-everywhere', async (req, res, next) => {
     try {
       const session = await getServerSession(req);
@@ -224,6 +234,29 @@ describe('two instances sharing Redis', () => {
     const retry = await postLogoutToken(a, token);
     expect(retry.status).toBe(200);
     expect(await meStatus(a, jar)).toBe(401);
+  });
+
+  // KNOWN BUG (lib/tokens/token-store.ts + the session save path; checklist 3.2 "a request that started before logout
+  // and writes afterwards can re-create the session"): a request in flight on B that changed its session saves the
+  // blob back to Redis after A destroyed it. On A the revived blob is harmless (its token record is gone from the
+  // store), but B still has the token record in its in-process TokenStore cache, so on B the user is signed in
+  // again until that entry is evicted. Fix: never save a signed-in blob whose token record is gone — e.g. wrap the
+  // store given to express-session so that `set(id, sess)` with `sess.oidc` first checks `tok:<id>` in the store
+  // (one read per save; saves happen at most once per `seenEvery` per session) and, when it is missing, skips the
+  // write and calls `ctx.tokens.forget(id)`. Remove `.failing` once fixed.
+  it.failing('a request in flight on B when A ends the session cannot revive it on B', async () => {
+    const jar = await signIn(a, 'heidi');
+    expect(await meStatus(b, jar)).toBe(200);
+    let open = () => {};
+    const entered = new Promise<void>((resolve) => { slow.entered = resolve; });
+    slow.gate = new Promise<void>((resolve) => { open = resolve; });
+    const inFlight = request(`${b.url}/api/slow`, { jar });
+    await entered;
+    expect((await postLogoutToken(a, await op.signLogoutToken({ sub: 'heidi' }))).status).toBe(200);
+    open();
+    await (await inFlight).body?.cancel();
+    expect(await meStatus(a, jar)).toBe(401);
+    expect(await meStatus(b, jar)).toBe(401);
   });
 
   it('revokeSessions() on B ends the sessions created on A', async () => {
