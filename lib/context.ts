@@ -42,6 +42,8 @@ export function createContext(config: Config, stores: SelectedStore, warn: (msg:
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));
   const tokens = new TokenStore(stores.store, () => config.absoluteTimeout * 1000);
+  // Tokens are destroyed first whenever a session ends, so their absence means "ended": never resurrect.
+  stores.store.admitSession = async (sid) => (await tokens.read(sid)) !== null;
   const keyBackend = config.jwt.keys ? memoryKeyBackend()
     : stores.redis ? boundedKeyBackend(redisKeyBackend(stores.redis as never), config.storeTimeout)
       : config.store ? storeKeyBackend(stores.store) : memoryKeyBackend();

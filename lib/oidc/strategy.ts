@@ -27,14 +27,19 @@ const PROTOCOL_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 
 type OAuthCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: unknown) => void;
 interface OAuth2Like {
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: OAuthCallback): void;
-  get(url: string, accessToken: string, cb: (err: unknown, body?: string) => void): void;
 }
 
 export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery): OpenIDConnectStrategy {
   const txStore = new TransactionStore();
   const pkce = !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
 
-  const verify = (req: Request, _iss: string, uiProfile: { _json?: Record<string, unknown> } | undefined, _idProfile: unknown,
+  const fetchUserinfo = async (url: string, accessToken: string): Promise<Record<string, unknown>> => {
+    const res = await idpFetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }, config.httpTimeout, 'userinfo');
+    if (res.status !== 200 || !res.json) throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `userinfo answered ${res.status}`);
+    return res.json;
+  };
+
+  const verify = (req: Request, _iss: string, _uiProfile: unknown, _idProfile: unknown,
     _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
     done: (err: unknown, user?: LoginResult | false, info?: unknown) => void): void => {
     const tx = transactionOf(req);
@@ -45,8 +50,9 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
         nonce: tx?.nonce ?? '',
         algorithms: meta.id_token_signing_alg_values_supported,
       }))
-      .then((claims) => {
-        const userinfo = uiProfile?._json;
+      // The access token is used (userinfo) only once the ID token that came with it has been verified.
+      .then(async (claims) => ({ claims, userinfo: meta.userinfo_endpoint ? await fetchUserinfo(meta.userinfo_endpoint, accessToken) : undefined }))
+      .then(({ claims, userinfo }) => {
         if (userinfo && userinfo.sub !== claims.sub) {
           throw new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, 'userinfo sub differs from the ID token sub');
         }
@@ -77,7 +83,8 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     nonce: 'true',
     store: txStore as never,
     passReqToCallback: true,
-    skipUserProfile: !meta.userinfo_endpoint,
+    // passport-openidconnect would call userinfo before our verify callback checks the ID token.
+    skipUserProfile: true,
   } as never, verify as never);
 
   const authorizationParams = { ...config.authorizationParams };
@@ -100,14 +107,6 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
       (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t }),
       (err: unknown) => cb(err),
     );
-  };
-  oauth2.get = (url, accessToken, cb) => {
-    idpFetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }, config.httpTimeout, 'userinfo')
-      .then((res) => {
-        if (res.status !== 200 || !res.json) throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `userinfo answered ${res.status}`);
-        cb(null, res.text);
-      })
-      .catch((err: unknown) => cb(err));
   };
   return strategy;
 }

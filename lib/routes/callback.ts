@@ -21,7 +21,8 @@ export function createCallbackRoute(ctx: OidcContext) {
     }
     res.setHeader('Cache-Control', 'no-store');
     // Without a code (or an error) passport-openidconnect would treat the request as the start of a new login.
-    if (typeof req.query.code !== 'string' && typeof req.query.error !== 'string') {
+    const given = (v: unknown): boolean => typeof v === 'string' && v !== '';
+    if (!given(req.query.code) && !given(req.query.error)) {
       next(new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the sign-in callback needs the code and state sent by the identity provider'));
       return;
     }
@@ -48,10 +49,16 @@ export function createCallbackRoute(ctx: OidcContext) {
 }
 
 async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
-  const previousId = req.session.oidc ? req.sessionID : undefined;
+  const previous = req.session.oidc;
+  const previousId = req.sessionID;
   // passport 0.7 regenerates the session here: new id, old one destroyed in the store.
   await new Promise<void>((resolve, reject) => req.logIn(result.user, (err) => (err ? reject(err) : resolve())));
-  if (previousId) await ctx.tokens.destroy(previousId).catch(() => undefined);
+  if (previous) {
+    // A sign-in over another session: nothing of it may remain (tokens, index entries, cached JWT).
+    await ctx.tokens.destroy(previousId).catch(() => undefined);
+    await ctx.index.remove(previousId, previous.sub, previous.sid).catch(() => undefined);
+    ctx.jwt.forget(previous.jsid);
+  }
   const now = Date.now();
   const { tokens, idClaims } = result;
   const record: TokenRecord = {

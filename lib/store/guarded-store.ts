@@ -23,8 +23,22 @@ export class GuardedStore extends session.Store {
     this.call<SessionData | null>('get', (done) => this.inner.get(sid, done), cb);
   }
 
+  /**
+   * Asked before a signed-in session blob is written. A request that loaded the session before it was ended
+   * elsewhere (logout, back-channel logout, revokeSessions on another instance) must not write it back.
+   */
+  admitSession?: (sid: string) => Promise<boolean>;
+
   override set(sid: string, sess: SessionData, cb?: Callback): void {
-    this.call('set', (done) => this.inner.set(sid, sess, done), cb);
+    const admit = this.admitSession;
+    if (!admit || !(sess as { oidc?: unknown }).oidc) {
+      this.call('set', (done) => this.inner.set(sid, sess, done), cb);
+      return;
+    }
+    admit(sid).then((ok) => {
+      if (ok) this.call('set', (done) => this.inner.set(sid, sess, done), cb);
+      else cb?.();
+    }, (err: unknown) => cb?.(err));
   }
 
   override destroy(sid: string, cb?: Callback): void {

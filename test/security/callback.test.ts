@@ -183,13 +183,7 @@ describe('callback: state and transaction (1–4)', () => {
     }
   });
 
-  // KNOWN BUG (lib/routes/callback.ts): the guard added in 542d495 checks `typeof code/error === 'string'`, so an
-  // *empty* value passes it; passport-openidconnect then sees a falsy code and error, takes its "start a login"
-  // branch and calls TransactionStore.store with no app state; `appState.returnTo` throws a TypeError that becomes
-  // 502 ERR_LOGIN_FAILED ("sign-in failed at the identity provider"). Fix: treat '' like absent, e.g.
-  // `const given = (v: unknown) => typeof v === 'string' && v !== ''; if (!given(req.query.code) && !given(req.query.error))`.
-  // Remove `.failing` once fixed.
-  it.failing('2/4: a callback with an empty code or error → 400, not 502', async () => {
+  it('2/4: a callback with an empty code or error → 400, not 502', async () => {
     for (const query of ['code=', 'error=', 'state=&code=', 'code=&error=']) {
       const res = await request(`${app.url}/auth/callback?${query}`, { jar: new CookieJar(), headers: { accept: 'application/json' } });
       expect({ query, status: res.status }).toEqual({ query, status: 400 });
@@ -277,12 +271,7 @@ describe('callback: ID token signature (12)', () => {
 });
 
 describe('callback: forged ID tokens and the access token (7, 12; RFC 9700 §4.5.3.2)', () => {
-  // KNOWN BUG (lib/oidc/strategy.ts): passport-openidconnect loads userinfo with the access token *before* calling
-  // our verify callback, so for a forged ID token (bad signature, alg none, foreign key) the access token is
-  // already used at the IdP when jose rejects the ID token. The nonce case is fine (passport checks the nonce
-  // first). Fix: pass `skipUserProfile: true` to the strategy and fetch userinfo inside `verify`, after
-  // verifyIdToken() resolved. Remove `.failing` once fixed.
-  it.failing('12: a forged ID token is rejected before its access token is used at userinfo', async () => {
+  it('12: a forged ID token is rejected before its access token is used at userinfo', async () => {
     const { privateKey } = await attackerKey();
     hook.accessTokenLookups = 0;
     await expectRejected(async (idToken) => tamperSignature(idToken));
