@@ -37,9 +37,12 @@ export function createCallbackRoute(ctx: OidcContext) {
         return;
       }
       if (!result) {
+        const message = info?.message ?? 'invalid state';
         next(req.query.error === 'access_denied'
           ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
-          : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${info?.message ?? 'invalid state'}`));
+          // passport-openidconnect's own claim checks (iss, aud, exp, nonce) run before our jose verification.
+          : message.startsWith('ID token') ? new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${message}`)
+            : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${message}`));
         return;
       }
       complete(ctx, req, res, result).catch(next);
@@ -90,6 +93,9 @@ function loginError(err: unknown): unknown {
   }
   if (isAuthError(inner)) return inner;
   if (isAuthError(err)) return err;
+  if (err instanceof Error && typeof err.message === 'string' && err.message.startsWith('ID token')) {
+    return new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${err.message}`);
+  }
   const name = (err as { name?: string })?.name;
   if (name === 'AuthorizationError') {
     return new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the identity provider answered the sign-in with an error', { cause: err });

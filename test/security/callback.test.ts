@@ -58,7 +58,8 @@ async function expectRejected(forged: Forge): Promise<{ status: number; code: st
   expect(status).toBeGreaterThanOrEqual(400);
   expect(status).not.toBe(500);
   const parsed = JSON.parse(body) as { code: string; message: string };
-  expect(parsed.code).toMatch(/^ERR_/);
+  expect(parsed.code).toBe('ERR_ID_TOKEN_INVALID');
+  expect(status).toBe(401);
   expect(body).not.toMatch(/eyJ[\w-]+\.eyJ/); // no token echoed
   expect(await sessionOf(app, jar)).toBeNull();
   expect(await meStatus(app, jar)).toBe(401);
