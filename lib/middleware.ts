@@ -14,7 +14,7 @@ import { createJwksRoute } from './routes/jwks-route.js';
 import { createLoginRoute } from './routes/login.js';
 import { createLogoutRoute } from './routes/logout.js';
 import { createSessionRoute, createSessionUpdateRoute } from './routes/session-route.js';
-import { createSessionGuard, noStoreOnCookie } from './session-guard.js';
+import { createNoStoreOnCookie, createSessionGuard } from './session-guard.js';
 import { selectStore } from './store/select-store.js';
 import type { OidcSessionOptions } from './types.js';
 import './augment.js';
@@ -40,7 +40,7 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   const router = express.Router() as OidcSessionRouter;
   const p = config.basePath;
 
-  router.use(noStoreOnCookie);
+  router.use(createNoStoreOnCookie(config.cookieName));
   // Before express-session: the IdP calls it server to server, with no cookie, and must never get one.
   router.all(`${p}/backchannel-logout`, ...createBackchannelLogoutRoute(ctx));
   router.use(session({
@@ -52,12 +52,13 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
     rolling: false,
     cookie: { httpOnly: true, path: '/', sameSite: config.sameSite, secure: config.secure },
   }));
-  router.use(ctx.passport.initialize());
-  router.use(ctx.passport.session());
   router.use(createSessionGuard(ctx));
 
-  router.get(`${p}/login`, createLoginRoute(ctx));
-  router.get(`${p}/callback`, createCallbackRoute(ctx));
+  // passport's req.logIn & co. are needed only where a login happens; on every other request they would be
+  // seven property writes for nothing (req.user is set by the guard).
+  const passportInit = ctx.passport.initialize();
+  router.get(`${p}/login`, passportInit, createLoginRoute(ctx));
+  router.get(`${p}/callback`, passportInit, createCallbackRoute(ctx));
   router.all(`${p}/logout`, createLogoutRoute(ctx));
   router.get(`${p}/session`, createSessionRoute(ctx));
   router.post(`${p}/session`, ...createSessionUpdateRoute(ctx));

@@ -4,9 +4,10 @@
  */
 import type { Request } from 'express';
 import { contextOf, MEMO, type ContextRequest, type OidcContext } from './context.js';
-import { sessionDeadline } from './store/ttl.js';
+import { sessionDeadline, type OidcSessionState } from './store/ttl.js';
+import type { MintedJwt } from './tokens/session-jwt.js';
 import type { TokenRecord } from './tokens/token-store.js';
-import type { PublicSession, Session } from './types.js';
+import type { PublicSession, Session, SessionUser } from './types.js';
 
 /** Resolves to the session, or `null` when the request is not signed in. */
 export function getServerSession(req: Request): Promise<Session | null> {
@@ -34,22 +35,38 @@ export function forgetServerSession(req: Request): void {
   delete (req as ContextRequest)[MEMO];
 }
 
-async function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Promise<Session | null> {
+/**
+ * Builds the session. The common case (tokens cached, no refresh due, JWT cached) runs without a single
+ * await: every request passes through here, and each promise hop is garbage to collect.
+ */
+function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Promise<Session | null> {
   const state = req.session?.oidc;
   const user = req.session?.passport?.user;
-  if (!state || !user) return null;
-  const subject = { sessionId: req.sessionID, sub: state.sub, sid: state.sid, req };
-  record ??= await ctx.tokens.get(req.sessionID, state.tv);
+  if (!state || !user) return Promise.resolve(null);
+  const cached = record ?? ctx.tokens.peek(req.sessionID, state.tv);
+  if (cached) {
+    const fresh = ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, cached);
+    const jwtClaims = { sub: state.sub, sid: state.sid ?? state.jsid };
+    const minted = fresh instanceof Promise ? undefined : ctx.jwt.peek(state.jsid, jwtClaims);
+    if (minted && !(fresh instanceof Promise)) return finish(ctx, req, state, user, fresh, minted);
+  }
+  return loadSlow(ctx, req, state, user, cached);
+}
+
+async function loadSlow(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser,
+  cached: TokenRecord | null | undefined): Promise<Session | null> {
+  let record = cached ?? await ctx.tokens.get(req.sessionID, state.tv);
   if (!record) return null;
-  const fresh = ctx.refresher.ensureFresh(subject, record);
-  record = fresh instanceof Promise ? await fresh : fresh;
+  record = await ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, record);
   if (!record) return null;
-  // The version hint tells other instances, through the session blob, that their cached tokens are old.
-  if (record.v > state.tv) state.tv = record.v;
   const minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.sid ?? state.jsid });
-  const now = Date.now();
-  const tokenValid = record.accessTokenExpires === undefined || record.accessTokenExpires > now;
-  let session: Session = {
+  return finish(ctx, req, state, user, record, minted);
+}
+
+function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser, record: TokenRecord,
+  minted: MintedJwt): Promise<Session> {
+  const tokenValid = record.accessTokenExpires === undefined || record.accessTokenExpires > Date.now();
+  const session: Session = {
     user,
     expires: sessionDeadline(state, ctx.config),
     accessToken: record.error === 'RefreshAccessTokenUnavailable' && !tokenValid ? undefined : record.accessToken,
@@ -63,8 +80,7 @@ async function load(ctx: OidcContext, req: Request, record?: TokenRecord | null)
   };
   if (record.error) session.error = record.error;
   const shape = ctx.config.callbacks.session;
-  if (shape) session = await shape(session, req, {});
-  return session;
+  return shape ? Promise.resolve(shape(session, req, {})) : Promise.resolve(session);
 }
 
 /** Loads with a forced refresh (POST {basePath}/session `{ refresh: true }`). */

@@ -18,9 +18,14 @@ export function createSessionGuard(ctx: OidcContext) {
   const every = seenEvery(config);
   return function oidcSessionGuard(req: Request, _res: Response, next: NextFunction): void {
     (req as ContextRequest)[CTX] = ctx;
-    req.getServerSession = getServerSessionMethod;
+    // Once per request prototype (Express gives each app its own), not a property write per request.
+    if (req.getServerSession !== getServerSessionMethod) {
+      Object.defineProperty(Object.getPrototypeOf(req), 'getServerSession', { value: getServerSessionMethod, configurable: true, writable: true });
+    }
     const state = req.session?.oidc;
     if (!state) return next();
+    // What passport.session() would do with our identity deserializer, without building a strategy per request.
+    req.user = req.session.passport?.user;
     const now = Date.now();
     const reason: SessionExpiredReason | undefined = now >= state.created + absoluteMs ? 'absolute'
       : now >= state.seen + idleMs ? 'idle' : undefined;
@@ -35,12 +40,21 @@ export function createSessionGuard(ctx: OidcContext) {
   };
 }
 
-/** Sets `Cache-Control: no-store` on any response that carries a Set-Cookie (installed before express-session). */
-export function noStoreOnCookie(_req: Request, res: Response, next: NextFunction): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function writeHeadNoStore(this: Response, ...args: unknown[]) {
-    if (this.getHeader('set-cookie') !== undefined) this.setHeader('Cache-Control', 'no-store');
-    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-  } as typeof res.writeHead;
-  next();
+/**
+ * Sets `Cache-Control: no-store` on any response that carries a Set-Cookie. Installed before express-session,
+ * so it sees the cookie express-session adds. A request that already carries the session cookie keeps its
+ * session id, so express-session sends no new cookie and the signed-in hot path skips the wrapper; our own
+ * routes that change the id (login, callback, logout) set no-store themselves.
+ */
+export function createNoStoreOnCookie(cookieName: string) {
+  const marker = `${cookieName}=`;
+  return function noStoreOnCookie(req: Request, res: Response, next: NextFunction): void {
+    if (req.headers.cookie?.includes(marker)) return next();
+    const writeHead = res.writeHead;
+    res.writeHead = function writeHeadNoStore(this: Response, ...args: unknown[]) {
+      if (this.getHeader('set-cookie') !== undefined) this.setHeader('Cache-Control', 'no-store');
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as typeof res.writeHead;
+    next();
+  };
 }

@@ -40,6 +40,8 @@ export interface SessionJwt {
    * @throws TypeError for an empty `sub` or `sid`; AuthError `ERR_STORE_UNAVAILABLE` when the keys cannot be loaded
    */
   get(sessionKey: string, claims: { sub: string; sid: string }): Promise<MintedJwt>;
+  /** The cached JWT when `get` would return it without minting; lets the hot path skip a promise. */
+  peek(sessionKey: string, claims: { sub: string; sid: string }): MintedJwt | undefined;
   /** Drops the cached JWT of a session (sign-out, session regenerated). */
   forget(sessionKey: string): void;
   /** The public JWKS served at `GET {basePath}/jwks.json`: no private member, each key with `kid`, `alg`, `use: 'sig'`. */
@@ -83,18 +85,28 @@ export function createSessionJwt(opts: SessionJwtOptions): SessionJwt {
     return Object.freeze({ jwt, jwtExpires: exp * 1000, jwtPayload });
   };
 
+  const peek = (sessionKey: string, sub: string, sid: string): MintedJwt | undefined => {
+    const hit = cache.get(sessionKey);
+    if (hit && hit.jwtPayload.sub === sub && hit.jwtPayload.sid === sid && hit.jwtExpires - Date.now() > minRemainingMs) {
+      // Re-insert: Map iteration order is insertion order, so the first key is the least recently used.
+      cache.delete(sessionKey);
+      cache.set(sessionKey, hit);
+      return hit;
+    }
+    return undefined;
+  };
+
   return {
+    peek(sessionKey, { sub, sid }) {
+      return peek(sessionKey, sub, sid);
+    },
+
     async get(sessionKey, { sub, sid }) {
       if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid) {
         throw new TypeError('The session JWT needs a non-empty sub and sid.');
       }
-      const hit = cache.get(sessionKey);
-      if (hit && hit.jwtPayload.sub === sub && hit.jwtPayload.sid === sid && hit.jwtExpires - Date.now() > minRemainingMs) {
-        // Re-insert: Map iteration order is insertion order, so the first key is the least recently used.
-        cache.delete(sessionKey);
-        cache.set(sessionKey, hit);
-        return hit;
-      }
+      const hit = peek(sessionKey, sub, sid);
+      if (hit) return hit;
       const flightKey = `${sessionKey}\u0000${sub}\u0000${sid}`;
       let pending = inflight.get(flightKey);
       if (!pending) {

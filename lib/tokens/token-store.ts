@@ -30,14 +30,27 @@ interface StoredRecord { cookie: { originalMaxAge: null; expires: string }; exp:
 
 export class TokenStore {
   private readonly cache = new Map<string, TokenRecord>();
+  /** Concurrent misses for one session share one store read (a cold instance under a burst). */
+  private readonly reading = new Map<string, Promise<TokenRecord | null>>();
 
   constructor(private readonly store: GuardedStore, private readonly lifetimeMs: () => number) {}
 
   /** The freshest record this process knows with a version of at least `minVersion`, reading the store if needed. */
   async get(sid: string, minVersion = 0): Promise<TokenRecord | null> {
+    const hit = this.peek(sid, minVersion);
+    if (hit) return hit;
+    let pending = this.reading.get(sid);
+    if (!pending) {
+      pending = this.read(sid).finally(() => this.reading.delete(sid));
+      this.reading.set(sid, pending);
+    }
+    return pending;
+  }
+
+  /** The cached record, without a store read. */
+  peek(sid: string, minVersion = 0): TokenRecord | undefined {
     const hit = this.cache.get(sid);
-    if (hit && hit.v >= minVersion) return hit;
-    return this.read(sid);
+    return hit && hit.v >= minVersion ? hit : undefined;
   }
 
   /** Reads the store, bypassing the cache (refresh does this under its lock). */
