@@ -5,25 +5,39 @@
  */
 import type { SessionData } from 'express-session';
 import type { GuardedStore } from './store/guarded-store.js';
+import { PruningMemoryStore } from './store/memory-store.js';
+import { localSessionsOf } from './tokens/token-store.js';
 
 interface IndexEntry { cookie: { originalMaxAge: null; expires: string }; exp: number; ids: string[] }
 
 const MAX_IDS = 100;
 
 export class SessionIndex {
-  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: number) {}
+  /**
+   * With our in-process store there is no index at all: the token records carry sub and sid, and a lookup
+   * (a logout everywhere, a back-channel logout) scans them. That trades a rare O(sessions) scan for two
+   * records less per session.
+   */
+  private readonly local: PruningMemoryStore | undefined;
+
+  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: number) {
+    this.local = store.inner instanceof PruningMemoryStore ? store.inner : undefined;
+  }
 
   async add(sessionId: string, sub: string, sid?: string): Promise<void> {
+    if (this.local) return;
     await this.update(`idx:sub:${sub}`, (ids) => [...ids.filter((id) => id !== sessionId), sessionId]);
     if (sid) await this.update(`idx:sid:${sid}`, (ids) => [...ids.filter((id) => id !== sessionId), sessionId]);
   }
 
   async remove(sessionId: string, sub: string, sid?: string): Promise<void> {
+    if (this.local) return;
     await this.update(`idx:sub:${sub}`, (ids) => ids.filter((id) => id !== sessionId));
     if (sid) await this.update(`idx:sid:${sid}`, (ids) => ids.filter((id) => id !== sessionId));
   }
 
   async lookup(query: { sub?: string; sid?: string }): Promise<string[]> {
+    if (this.local) return [...localSessionsOf(this.local, query)];
     const keys = [query.sub ? `idx:sub:${query.sub}` : undefined, query.sid ? `idx:sid:${query.sid}` : undefined];
     const found = new Set<string>();
     for (const key of keys) {
@@ -34,6 +48,7 @@ export class SessionIndex {
   }
 
   async drop(query: { sub?: string; sid?: string }): Promise<void> {
+    if (this.local) return;
     if (query.sub) await this.store.destroyAsync(`idx:sub:${query.sub}`);
     if (query.sid) await this.store.destroyAsync(`idx:sid:${query.sid}`);
   }

@@ -66,6 +66,8 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   const { tokens, idClaims } = result;
   const record: TokenRecord = {
     v: 1,
+    sub: idClaims.sub,
+    ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
     accessToken: tokens.access_token,
     accessTokenIssued: now,
     accessTokenExpires: tokens.expires_in !== undefined ? now + tokens.expires_in * 1000 : undefined,

@@ -16,7 +16,8 @@ export interface MemoryStoreOptions {
   sweepInterval?: number;
 }
 
-interface Entry { json: string; expires: number }
+/** A session is kept as JSON (express-session mutates what `get` returns); a record of ours as a frozen object. */
+interface Entry { json?: string; value?: unknown; expires: number }
 
 export class PruningMemoryStore extends session.Store {
   private readonly entries = new Map<string, Entry>();
@@ -40,6 +41,7 @@ export class PruningMemoryStore extends session.Store {
       this.entries.delete(sid);
       return cb(null, null);
     }
+    if (entry.json === undefined) return cb(null, entry.value as SessionData);
     let value: SessionData;
     try {
       value = JSON.parse(entry.json) as SessionData;
@@ -74,6 +76,34 @@ export class PruningMemoryStore extends session.Store {
   override clear(cb?: Callback): void {
     this.entries.clear();
     cb?.();
+  }
+
+  /**
+   * In-process records (token records): kept as the (frozen) object itself, neither serialised nor copied, so
+   * the token strings are held once and a read costs a Map lookup.
+   */
+  getRecord<T>(key: string): T | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expires <= Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value as T;
+  }
+
+  setRecord(key: string, value: unknown, ttlMs: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expires: Date.now() + ttlMs });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  /** Live records whose key starts with `prefix`, for the rare lookups that replace an index (logout everywhere). */
+  *records<T>(prefix: string): Generator<[string, T]> {
+    const now = Date.now();
+    for (const [key, entry] of this.entries) {
+      if (entry.json === undefined && entry.expires > now && key.startsWith(prefix)) yield [key, entry.value as T];
+    }
   }
 
   /** Drops every expired entry; returns how many were dropped. */

@@ -90,6 +90,8 @@ export class Refresher {
       const now = Date.now();
       next = {
         v: current.v + 1,
+        sub: current.sub,
+        sid: current.sid,
         accessToken: t.access_token,
         accessTokenIssued: now,
         accessTokenExpires: t.expires_in !== undefined ? now + t.expires_in * 1000 : undefined,
@@ -108,7 +110,7 @@ export class Refresher {
         || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED;
       if (terminal) {
         // Dead refresh token (or an ID token for someone else): drop the credentials, keep the ID token for logout.
-        next = { v: current.v + 1, idToken: current.idToken, idTokenExpires: current.idTokenExpires, error: 'RefreshAccessTokenError' };
+        next = { v: current.v + 1, sub: current.sub, sid: current.sid, idToken: current.idToken, idTokenExpires: current.idTokenExpires, error: 'RefreshAccessTokenError' };
       } else {
         const attempts = (current.attempts ?? 0) + 1;
         next = { ...current, v: current.v + 1, error: 'RefreshAccessTokenUnavailable', attempts, retryAt: Date.now() + backoffDelay(attempts) };

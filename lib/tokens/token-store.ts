@@ -6,9 +6,13 @@
  */
 import type { SessionData } from 'express-session';
 import type { GuardedStore } from '../store/guarded-store.js';
+import { PruningMemoryStore } from '../store/memory-store.js';
 
 export interface TokenRecord {
   v: number;
+  /** Whose tokens: lets the in-process store find sessions by user or IdP session without an index. */
+  sub?: string;
+  sid?: string;
   accessToken?: string;
   accessTokenExpires?: number;
   /** When the current access token was obtained (ms): half its lifetime bounds the refresh leeway. */
@@ -33,7 +37,12 @@ export class TokenStore {
   /** Concurrent misses for one session share one store read (a cold instance under a burst). */
   private readonly reading = new Map<string, Promise<TokenRecord | null>>();
 
-  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: () => number) {}
+  /** With our in-process store the records live there as objects: no cache beside them, no JSON. */
+  private readonly local: PruningMemoryStore | undefined;
+
+  constructor(private readonly store: GuardedStore, private readonly lifetimeMs: () => number) {
+    this.local = store.inner instanceof PruningMemoryStore ? store.inner : undefined;
+  }
 
   /** The freshest record this process knows with a version of at least `minVersion`, reading the store if needed. */
   async get(sid: string, minVersion = 0): Promise<TokenRecord | null> {
@@ -49,12 +58,17 @@ export class TokenStore {
 
   /** The cached record, without a store read. */
   peek(sid: string, minVersion = 0): TokenRecord | undefined {
+    if (this.local) {
+      const record = this.local.getRecord<TokenRecord>(PREFIX + sid);
+      return record && record.v >= minVersion ? record : undefined;
+    }
     const hit = this.cache.get(sid);
     return hit && hit.v >= minVersion ? hit : undefined;
   }
 
   /** Reads the store, bypassing the cache (refresh does this under its lock). */
   async read(sid: string): Promise<TokenRecord | null> {
+    if (this.local) return this.local.getRecord<TokenRecord>(PREFIX + sid) ?? null;
     const raw = (await this.store.getAsync(PREFIX + sid)) as unknown as StoredRecord | null;
     const record = raw && typeof raw === 'object' && raw.t && typeof raw.t.v === 'number' ? raw.t : null;
     if (record) this.remember(sid, record);
@@ -63,6 +77,10 @@ export class TokenStore {
   }
 
   async write(sid: string, record: TokenRecord): Promise<void> {
+    if (this.local) {
+      this.local.setRecord(PREFIX + sid, Object.freeze(record), this.lifetimeMs());
+      return;
+    }
     const exp = Date.now() + this.lifetimeMs();
     const stored: StoredRecord = { cookie: { originalMaxAge: null, expires: new Date(exp).toISOString() }, exp, t: record };
     await this.store.setAsync(PREFIX + sid, stored as unknown as SessionData);
@@ -70,6 +88,10 @@ export class TokenStore {
   }
 
   async destroy(sid: string): Promise<void> {
+    if (this.local) {
+      this.local.destroy(PREFIX + sid);
+      return;
+    }
     this.cache.delete(sid);
     await this.store.destroyAsync(PREFIX + sid);
   }
@@ -84,5 +106,14 @@ export class TokenStore {
     this.cache.delete(sid);
     this.cache.set(sid, record);
     if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}
+
+/** Session ids whose token record belongs to that user or IdP session (in-process store only). */
+export function* localSessionsOf(memory: PruningMemoryStore, query: { sub?: string; sid?: string }): Generator<string> {
+  for (const [key, record] of memory.records<TokenRecord>(PREFIX)) {
+    if ((query.sub !== undefined && record.sub === query.sub) || (query.sid !== undefined && record.sid === query.sid)) {
+      yield key.slice(PREFIX.length);
+    }
   }
 }
