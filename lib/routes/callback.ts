@@ -82,6 +82,9 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
     ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
   };
   await ctx.index.add(req.sessionID, idClaims.sub, typeof idClaims.sid === 'string' ? idClaims.sid : undefined);
+  // Saved before the redirect: express-session would otherwise save while the 302's headers are already out,
+  // and a browser following them at once could arrive before the session exists.
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   fire(ctx.config.events.signIn, { req, sub: idClaims.sub, sid: idClaims.sid as string | undefined, user: result.user }, 'signIn');
   res.redirect(302, result.returnTo);
 }

@@ -1,6 +1,7 @@
 // The whole authorization code flow against a real oidc-provider: login → provider → callback →
 // session route → getServerSession → logout → session gone from the store.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import session, { type SessionData } from 'express-session';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
@@ -92,5 +93,23 @@ describe('login flow', () => {
     expect(page.headers.get('location')).toBe('/auth/login?returnTo=%2Fapi%2Fme%3Fx%3D1');
     const api = await request(`${app.url}/api/me`, { jar, method: 'GET', headers: { accept: 'application/json' } });
     expect(api.status).toBe(401);
+  });
+
+  it('the session exists before the browser follows the redirect after login, even with a slow store', async () => {
+    // A store whose writes take 300 ms: express-session alone would send the 302's headers before saving.
+    class SlowStore extends session.MemoryStore {
+      override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void): void {
+        setTimeout(() => super.set(sid, sess, cb), 300);
+      }
+    }
+    const slow = await startApp(op, { store: new SlowStore(), idpLogout: false });
+    try {
+      const jar = new CookieJar();
+      expect((await login(slow.url, { jar })).status).toBe(302);
+      const me = await request(`${slow.url}/api/me`, { jar, headers: { accept: 'application/json' } });
+      expect(me.status).toBe(200);
+    } finally {
+      await slow.close();
+    }
   });
 });
