@@ -47,6 +47,8 @@ export function createSessionUpdateRoute(ctx: OidcContext) {
         session = await shape(current, req, { update: data });
         if (session?.user && session.user.sub === current.user.sub && req.session.passport) {
           req.session.passport.user = session.user;
+          // Stored before answering, so the script's next read (or another tab's) sees the update.
+          await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
         }
         forgetServerSession(req);
       }
