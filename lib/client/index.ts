@@ -16,11 +16,11 @@ export type * from './types.js';
  * const session = OidcSession.useSession({ onSignOut: () => location.reload() });
  * session.subscribe(() => render(session.getSnapshot()));
  */
-export function useSession(options: UseSessionOptions = {}): SessionHandle {
+export const useSession = (options: UseSessionOptions = {}): SessionHandle => {
   const store = getStore(options.basePath);
   store.watch(options);
   return store.handle;
-}
+};
 
 /**
  * One-shot read of `GET {basePath}/session`: the session JSON, or null when signed out. Rejects
@@ -29,8 +29,8 @@ export function useSession(options: UseSessionOptions = {}): SessionHandle {
  * @example
  * const session = await OidcSession.getSession();
  */
-export async function getSession(options: { basePath?: string } = {}): Promise<SessionData | null> {
+export const getSession = async (options: { basePath?: string } = {}): Promise<SessionData | null> => {
   const result = await request(options.basePath || '/auth', READ);
   if (result.d === undefined) throw toError(result);
   return result.d;
-}
+};

@@ -21,37 +21,27 @@ export const READ = 0;
 export const PEEK = 1;
 export type RequestKind = typeof READ | typeof PEEK | { data: unknown } | { refresh: true };
 
-const TIMEOUT = 15_000;
-
-export async function request(basePath: string, kind: RequestKind): Promise<Result> {
+export const request = async (basePath: string, kind: RequestKind): Promise<Result> => {
   const result: Result = { at: Date.now(), s: 0, h: {} };
   try {
-    const post = typeof kind == 'object';
     const res = await fetch(basePath + '/session', {
-      method: post ? 'POST' : 'GET',
-      // The custom header is what makes the server treat the POST as ours (CSRF defence).
-      headers: post ? { 'Content-Type': 'application/json', 'X-OIDC-Session': '1' } : kind === PEEK ? { 'X-Session-Peek': '1' } : {},
-      body: post ? JSON.stringify(kind) : undefined,
-      // A hung request would otherwise block every later background refetch.
-      signal: AbortSignal.timeout && AbortSignal.timeout(TIMEOUT),
+      // A hung request would otherwise hold the tabs' lock and block every later background refetch.
+      signal: AbortSignal.timeout && AbortSignal.timeout(15_000),
+      ...(typeof kind == 'object'
+        ? // The custom header is what makes the server treat the POST as ours (CSRF defence).
+          { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-OIDC-Session': '1' }, body: JSON.stringify(kind) }
+        : { headers: kind /* PEEK, not READ */ ? { 'X-Session-Peek': '1' } : {} }),
     });
     result.s = res.status;
     result.h = Object.fromEntries(res.headers);
     // undefined (not null) marks a body that is not JSON: a proxy page must not read as signed out.
-    const json = await res.json().catch(() => undefined);
+    const json = await res.json().catch(() => {});
     if (res.ok && json !== undefined) result.d = json;
     else (result.e = (json && json.message) || 'HTTP ' + result.s), (result.c = json && json.code);
   } catch (err) {
     result.e = (err as Error).message;
   }
   return result;
-}
+};
 
-export function toError(result: Result): SessionError {
-  return Object.assign(new Error(result.e), { status: result.s, code: result.c });
-}
-
-/** A 5xx or no answer at all: worth retrying, and never a reason to believe the user signed out. */
-export function isTransient(result: Result): boolean {
-  return result.d === undefined && (result.s == 0 || result.s >= 500);
-}
+export const toError = (result: Result): SessionError => Object.assign(new Error(result.e), { status: result.s, code: result.c });

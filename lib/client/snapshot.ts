@@ -1,18 +1,15 @@
-/** Builds the immutable snapshot objects the observer hands out. */
+/** Builds the snapshot objects the observer hands out. */
 import { loginUrl } from './navigate.js';
 import type { JwtPayload, SessionData, SessionError, SessionSnapshot } from './types.js';
 
 /** Payload of a compact JWS, or undefined when it is not one; never verifies (the server did). */
-export function decodeJwt(token: string): JwtPayload | undefined {
+export const decodeJwt = (token: string): JwtPayload | undefined => {
   try {
-    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     // escape() turns the Latin-1 string from atob into %XX bytes so claims in UTF-8 survive.
-    const payload: unknown = JSON.parse(decodeURIComponent(escape(atob(part))));
-    return payload && typeof payload == 'object' ? (payload as JwtPayload) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+    const payload = JSON.parse(decodeURIComponent(escape(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))));
+    return typeof payload == 'object' && payload ? payload : undefined;
+  } catch {}
+};
 
 /** Everything a snapshot is made of; `data` undefined means not known yet. */
 export interface SnapshotInput {
@@ -29,9 +26,9 @@ export interface SnapshotInput {
  * snapshot as sent, so a field is present exactly when the server sent it; the observer's own
  * fields come last and win (the server's `error` code stays readable as `data.error`).
  */
-export function createSnapshot(input: SnapshotInput, basePath: string): SessionSnapshot {
+export const createSnapshot = (input: SnapshotInput, basePath: string): SessionSnapshot => {
   const { data, error } = input;
-  const snapshot: Record<string, unknown> = {
+  const snapshot = {
     ...data,
     ...input,
     data: data || null,
@@ -41,19 +38,16 @@ export function createSnapshot(input: SnapshotInput, basePath: string): SessionS
     throwIfError() {
       if (error) throw error;
     },
-  };
-  if (!snapshot.jwtPayload && snapshot.jwt) snapshot.jwtPayload = decodeJwt(snapshot.jwt as string);
-  return Object.freeze(snapshot) as unknown as SessionSnapshot;
-}
+  } as Record<string, unknown>;
+  if (!snapshot.jwtPayload && data && data.jwt) snapshot.jwtPayload = decodeJwt(data.jwt);
+  return snapshot as unknown as SessionSnapshot;
+};
 
 /**
  * What makes two snapshots different for a UI. `now` changes on every response and would turn
  * each background poll into a re-render, so it is left out (headers too, for the same reason).
  */
-export function signature(input: SnapshotInput): string {
-  return JSON.stringify([dataSignature(input.data), input.status, input.error && input.error.message, input.loading]);
-}
+export const signature = (input: SnapshotInput): string =>
+  JSON.stringify([dataSignature(input.data), input.status, input.error + '', input.loading]);
 
-export function dataSignature(data: SessionData | null | undefined): string | undefined {
-  return JSON.stringify(data && { ...data, now: 0 });
-}
+export const dataSignature = (data: SessionData | null | undefined): string => JSON.stringify(data && { ...data, now: 0 });

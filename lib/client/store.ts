@@ -2,20 +2,17 @@
  * One store per page and basePath: the session state, the timers, the tab link and the watchers
  * (each `useSession` call's options). Every answer, fetched here or heard from another tab, goes
  * through `apply`, so all tabs make the same transitions.
+ *
+ * Tabs of one browser share one session: answers travel over a BroadcastChannel (or `storage`
+ * events where there is none), and a tab that wants a background refetch must hold a Web Lock,
+ * so N tabs waking at once cost one request while the others wait for its answer.
  */
-import { PEEK, READ, request, isTransient, toError, type RequestKind, type Result } from './request.js';
+import { PEEK, READ, request, toError, type RequestKind, type Result } from './request.js';
 import { loginUrl, postLogout } from './navigate.js';
 import { createSnapshot, signature, type SnapshotInput } from './snapshot.js';
-import { connectTabs } from './tabs.js';
+import { FRESH_MS, HOLD_MS, RETRY_MS } from './timing.js';
 import { backoff, events, scan } from './transitions.js';
 import type { SessionCallback, SessionHandle, SessionSnapshot, UseSessionOptions } from './types.js';
-
-/** Id of the `<script type="application/json">` that `sessionScript()` writes. */
-export const BOOTSTRAP_ID = 'oidc-session-data';
-/** An answer younger than this (from any tab) makes a focus refetch pointless. */
-const FRESH_MS = 1000;
-/** A planned refetch that could not run (offline, another tab leading) is retried after this. */
-const RETRY_MS = 3000;
 
 export interface Store {
   handle: SessionHandle;
@@ -23,145 +20,179 @@ export interface Store {
   watch(options: UseSessionOptions): () => void;
 }
 
-export function createStore(basePath: string): Store {
+export const createStore = (basePath: string): Store => {
+  const name = 'oidc-session:' + basePath;
   let watchers: UseSessionOptions[] = [];
   const listeners = new Set<() => void>();
-  const input: SnapshotInput = { data: undefined, status: 0, headers: {}, error: null, loading: false };
+  // data (undefined: not known yet) and loading are set before each snapshot.
+  const input = { status: 0, headers: {}, error: null } as unknown as SnapshotInput;
   // lastAt orders answers (request start, any tab); syncedAt (arrival here) times the next ones.
   let busy = 0, skew = 0, lastAt = 0, syncedAt = 0, failures = 0, expiryAt = Infinity, pending = false;
   let keys: string[] = [];
   let sig = '';
   let snapshot: SessionSnapshot;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const tabs = connectTabs('oidc-session:' + basePath, (result: Result) => apply(result));
+  let post: (message: Result) => void;
 
-  function call(watcher: UseSessionOptions, key: string) {
-    const name = key.split('|')[0] as keyof UseSessionOptions;
+  const call = (watcher: UseSessionOptions, key: string) => {
+    const callback = key.split('|')[0] as keyof UseSessionOptions;
     const snap = snapshot;
-    const fn = name == 'onUnauthenticated' && watcher.required && !watcher.onUnauthenticated
-      ? () => snap.redirect()
-      : (watcher[name] as SessionCallback | undefined);
+    // `required` redirects unless the watcher handles onUnauthenticated itself.
+    const fn = (watcher[callback] as SessionCallback | undefined) || (callback == 'onUnauthenticated' && watcher.required && (() => snap.redirect()));
     // As a microtask: a throwing callback is reported but cannot stop the others nor the store,
     // and a callback that calls refetch() does not re-enter a half-done render.
     if (fn) queueMicrotask(() => fn(snap));
-  }
+  };
 
-  function render(fired: string[] = []) {
+  /**
+   * Adds the conditions that newly hold to `fired` and remembers the current ones; true when one
+   * is a time reached ('callback|<ms>': a token or the session expired).
+   */
+  const check = (fired: string[]) => {
+    const [current, next] = scan(input.data, skew, Date.now());
+    const fresh = current.filter((key) => !keys.includes(key));
+    expiryAt = next;
+    keys = current;
+    fired.push(...fresh);
+    return fresh.some((key) => /\|\d+$/.test(key));
+  };
+
+  const render = (fired: string[] = []) => {
     input.loading = busy > 0;
     const nextSig = signature(input);
     const changed = nextSig != sig;
     if (changed) (sig = nextSig), (snapshot = createSnapshot(input, basePath));
-    const [current, nextExpiry] = scan(input.data, skew, Date.now());
-    expiryAt = nextExpiry;
-    // A time reached ('callback|<ms>': a token or the session expired) is worth one question to
-    // the server: it refreshes or re-mints, or says the session is over. Keys stop any loop.
-    let refetch = false;
-    for (const key of current) if (!keys.includes(key)) fired.push(key), (refetch = refetch || /\|\d+$/.test(key));
-    keys = current;
+    // A time reached is worth one question to the server: it refreshes or re-mints, or says the
+    // session is over. Keys stop any loop.
+    const due = check(fired);
     if (changed) listeners.forEach(queueMicrotask);
     for (const key of fired) for (const watcher of watchers) call(watcher, key);
-    if (refetch) background(true);
+    if (due) background();
     schedule();
-  }
+  };
 
-  function apply(result: Result, share?: boolean) {
+  /** `heard`: the answer came from another tab, so it is not shared again. */
+  const apply = (result: Result, heard?: boolean) => {
     const fired: string[] = [];
+    const data = result.d;
     // Answers are ordered by when their request started, whichever tab made it.
     if (result.at >= lastAt) {
       // Conditions reached under the old data fire first: a tab whose timer was late (hidden,
       // throttled) still sees its token expire before the leader's refreshed one replaces it.
-      for (const key of scan(input.data, skew, Date.now())[0]) if (!keys.includes(key)) fired.push(key), keys.push(key);
-      const transient = isTransient(result);
-      if (share && (result.d !== undefined || transient)) tabs.post(result);
+      check(fired);
+      // A 5xx or no answer at all: worth retrying, and never a reason to believe the user signed out.
+      const transient = data === undefined && !(result.s > 0 && result.s < 500);
+      if (!heard && (data !== undefined || transient)) post(result);
       lastAt = result.at;
       syncedAt = Date.now();
       input.status = result.s;
       input.headers = result.h;
-      if (result.d === undefined) {
+      if (data === undefined) {
         // Keep the last good state: an outage is not a sign-out.
         input.error = toError(result);
       } else {
-        fired.push(...events(input.data, result.d, Date.now() + skew));
-        input.data = result.d;
+        fired.push(...events(input.data, data, syncedAt + skew));
+        input.data = data;
         input.error = null;
         // Against the request's start (the bootstrap's: navigation start), so a late useSession()
         // or a broadcast measures the same; the error, one network hop, is within EXPIRY_MARGIN.
-        skew = (result.d && result.d.now - result.at) || 0;
+        skew = (data && data.now - result.at) || 0;
       }
-      const data = input.data;
-      failures = transient || (data && /Unavailable/.test(data.error!)) ? failures + 1 : 0;
+      failures = transient || /Unavailable/.test((input.data && input.data.error) as string) ? failures + 1 : 0;
     }
     render(fired);
-  }
+  };
 
   /** Client time of the next planned background refetch: a backoff retry, or a poll. */
-  function dueAt() {
-    const every = Math.min(...watchers.map((w) => w.refetchInterval || Infinity)) * 1000;
-    return syncedAt + (failures ? backoff(failures) : input.data ? every : Infinity);
-  }
+  const dueAt = () =>
+    syncedAt + (failures ? backoff(failures) : input.data ? Math.min(...watchers.map((w) => w.refetchInterval || Infinity)) * 1000 : Infinity);
 
-  function schedule() {
+  const schedule = () => {
     clearTimeout(timer);
     const now = Date.now();
     const due = dueAt();
     // Still due means it could not run; if another tab led it, its answer moves `due` first.
     const next = Math.min(due > now ? due : now + RETRY_MS, expiryAt);
-    // Clamped: setTimeout fires at once for delays beyond 2^31 - 1 ms.
-    if (next < Infinity) timer = setTimeout(tick, Math.min(next - now, 2e9));
-  }
+    // Clamped: setTimeout fires at once for delays beyond 2^31 - 1 ms (and nothing due is Infinity).
+    timer = setTimeout(tick, Math.min(next - now, 2e9));
+  };
 
-  function tick() {
+  const tick = () => {
     render();
-    if (Date.now() >= dueAt()) background(true);
-  }
+    if (Date.now() >= dueAt()) background();
+  };
 
-  async function run(kind: RequestKind): Promise<SessionSnapshot> {
-    const foreground = kind !== PEEK;
-    if (foreground) busy++, render();
+  /** A foreground request: `loading` while it runs, and it counts as activity on the server. */
+  const run = async (kind: RequestKind): Promise<SessionSnapshot> => {
+    busy++;
+    render();
     const result = await request(basePath, kind);
-    if (foreground) busy--;
-    apply(result, true);
+    busy--;
+    apply(result);
     return snapshot;
-  }
+  };
 
-  /** A peek refetch, led by one tab for all; `due` skips the freshness check (timers, expiry). */
-  function background(due?: boolean) {
-    const offline = !navigator.onLine && !watchers.some((w) => w.refetchWhenOffline);
-    if (pending || offline || (!due && Date.now() - syncedAt < FRESH_MS)) return;
+  /** A peek refetch, led by one tab for all; a `woken` one (focus, online) is skipped after a fresh answer. */
+  const background = (woken?: boolean) => {
+    const locks = navigator.locks;
+    const peek = () => request(basePath, PEEK).then((result) => apply(result));
+    if (pending || (!navigator.onLine && !watchers.some((w) => w.refetchWhenOffline)) || (woken && Date.now() - syncedAt < FRESH_MS)) return;
     pending = true;
-    tabs.lead(() => run(PEEK)).finally(() => (pending = false));
+    // Without Web Locks (insecure origins, old browsers) or with locks refused (sandboxed frames),
+    // each tab fetches for itself, which costs requests but never correctness.
+    (locks
+      ? locks
+          .request(name, { ifAvailable: true }, (lock) => lock && peek().then(() => new Promise((done) => setTimeout(done, HOLD_MS))))
+          .catch(peek)
+      : peek()
+    ).finally(() => (pending = false));
+  };
+
+  if (globalThis.BroadcastChannel) {
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (event) => apply(event.data, true);
+    post = (message) => channel.postMessage(message);
+  } else {
+    addEventListener('storage', (event) => {
+      if (event.key == name && event.newValue) apply(JSON.parse(event.newValue), true);
+    });
+    post = (message) => {
+      try {
+        localStorage.setItem(name, JSON.stringify(message));
+      } catch {
+        // Storage disabled or full: this tab just works alone.
+      }
+    };
   }
 
   const wake = (event: Event) => {
     if (document.hidden) return;
     // Timers fire late after sleep: the expiry check runs on every wake-up, not only on the timer.
     render();
-    if (event.type == 'online' || watchers.some((w) => w.refetchOnWindowFocus !== false)) background();
+    if (event.type == 'online' || watchers.some((w) => w.refetchOnWindowFocus !== false)) background(true);
   };
   document.addEventListener('visibilitychange', wake);
   addEventListener('focus', wake);
   addEventListener('online', wake);
 
   const handle: SessionHandle = {
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
+    subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
     getSnapshot: () => snapshot,
     refetch: (options) => run(options && options.refresh ? { refresh: true } : READ),
     update: (data) => run({ data }),
     signIn: (options) => location.assign(loginUrl(basePath, options && options.returnTo)),
     // Other tabs hear of it when this page is left, i.e. once the server has answered the logout
     // POST: told earlier, a tab reloading at once could still find the session alive.
-    signOut: (options) => postLogout(basePath, options && options.returnTo, () => tabs.post({ at: Date.now(), s: 200, h: {}, d: null })),
+    signOut: (options) => postLogout(basePath, options && options.returnTo, () => post({ at: Date.now(), s: 200, h: {}, d: null })),
   };
 
-  const bootstrap = document.getElementById(BOOTSTRAP_ID);
+  // The `<script type="application/json">` that `sessionScript()` writes.
+  const bootstrap = document.getElementById('oidc-session-data');
   if (bootstrap) {
     // Ordered by navigation start (before the server read it), on the Date.now() clock that other
     // answers use (performance.timeOrigin can drift from it by minutes after a system sleep).
     // Shared with the other tabs: the page after a sign-in is how they learn of it.
-    apply({ at: Date.now() - performance.now(), s: 200, h: {}, d: JSON.parse(bootstrap.textContent!) }, true);
+    apply({ at: Date.now() - performance.now(), s: 200, h: {}, d: JSON.parse(bootstrap.textContent!) });
   } else {
     void run(READ);
   }
@@ -173,16 +204,12 @@ export function createStore(basePath: string): Store {
       // After this tick: the caller may not have stored the handle yet when a callback runs.
       queueMicrotask(() => watchers.includes(options) && keys.forEach((key) => call(options, key)));
       schedule();
-      return () => {
-        watchers = watchers.filter((watcher) => watcher != options);
-      };
+      return () => (watchers = watchers.filter((watcher) => watcher != options));
     },
   };
-}
+};
 
 const stores: Record<string, Store> = {};
 
 /** The page's store for `basePath`, created on first use. */
-export function getStore(basePath = '/auth'): Store {
-  return stores[basePath] || (stores[basePath] = createStore(basePath));
-}
+export const getStore = (basePath = '/auth'): Store => stores[basePath] || (stores[basePath] = createStore(basePath));

@@ -3,7 +3,10 @@
  * passed in are server time (client clock + skew) unless named otherwise.
  */
 import { dataSignature, decodeJwt } from './snapshot.js';
+import { EXPIRY_MARGIN } from './timing.js';
 import type { SessionData } from './types.js';
+
+export { EXPIRY_MARGIN };
 
 /** undefined = not known yet (loading), null = signed out. */
 export type Known = SessionData | null | undefined;
@@ -19,30 +22,24 @@ const EXPIRIES: Readonly<Record<string, string>> = {
   expires: '',
 };
 
-/**
- * Expiry counts a little after the server's instant: the skew estimate is off by up to one network
- * hop, and a refetch landing a hair early would get the same old token back.
- */
-export const EXPIRY_MARGIN = 1000;
-
 const sub = (data: SessionData) => data.user && data.user.sub;
 
 /** Callbacks for the change from one server answer to the next; the first answer is no event. */
-export function events(prev: Known, next: SessionData | null, now: number): string[] {
+export const events = (prev: Known, next: SessionData | null, now: number): string[] => {
   if (prev === undefined) return [];
   if (!prev) return next ? ['onSignIn'] : [];
   // Gone after its expiry time is a timeout; gone before it is a sign-out or a revocation.
   if (!next) return [prev.expires <= now ? 'onSessionExpired' : 'onSignOut'];
   if (sub(prev) !== sub(next)) return ['onSignOut', 'onSignIn'];
   return dataSignature(prev) !== dataSignature(next) ? ['onSessionUpdate'] : [];
-}
+};
 
 /**
  * Conditions that hold at `clientNow + skew` (server time), as 'callback|value' keys: a callback
  * fires when its key appears, so once per condition, and again only for a new token or error.
  * Also returns the client-clock time of the next expiry still ahead (Infinity if none).
  */
-export function scan(data: Known, skew: number, clientNow: number): [keys: string[], next: number] {
+export const scan = (data: Known, skew: number, clientNow: number): [keys: string[], next: number] => {
   const keys: string[] = [];
   let next = Infinity;
   if (data === null) keys.push('onUnauthenticated');
@@ -60,9 +57,7 @@ export function scan(data: Known, skew: number, clientNow: number): [keys: strin
     if (data.jwt && !decodeJwt(data.jwt)) keys.push('onJwtError|' + data.jwt);
   }
   return [keys, next];
-}
+};
 
 /** Delay before retry number `failures` (1, 2, 4 … 60 s). */
-export function backoff(failures: number): number {
-  return Math.min(1000 * 2 ** (failures - 1), 60_000);
-}
+export const backoff = (failures: number): number => Math.min(500 * 2 ** failures, 60_000);

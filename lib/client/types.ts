@@ -49,8 +49,9 @@ export interface SessionError extends Error {
 }
 
 /**
- * One immutable view of the session. The same object is returned until something a UI could show
- * changes (not on every poll), so it can feed React's `useSyncExternalStore` directly.
+ * One read-only view of the session (not frozen: do not mutate it, every subscriber shares it). The
+ * same object is returned until something a UI could show changes (not on every poll), so it can
+ * feed React's `useSyncExternalStore` directly.
  *
  * The server's fields are spread onto it as sent: each is present exactly when the server sent it
  * (tokens only if its `expose` option lists them). The server's `error` code is `data.error`.
