@@ -1,6 +1,7 @@
 // A test app: Express + oidcSession() against a TestProvider, on 127.0.0.1:0, with a few routes that
 // expose what getServerSession returns, so tests can observe the middleware from outside.
 import express, { type Express } from 'express';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { getServerSession, oidcSession, requiresAuth, type OidcSessionOptions, type OidcSessionRouter } from '../../lib/index.js';
 import type { TestProvider } from './op.js';
 import { listen, type Listening } from './server.js';
@@ -15,6 +16,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+// One configured session-JWT key per test process, so apps do not each print the "no jwt.keys" warning;
+// generated keys are covered by test/unit/jwt-keys.test.ts and the Redis process tests.
+let jwtKeys: Promise<JWK[]> | undefined;
+function testJwtKeys(): Promise<JWK[]> {
+  jwtKeys ??= generateKeyPair('ES256', { extractable: true })
+    .then(async ({ privateKey }) => [{ ...(await exportJWK(privateKey)), kid: 'test-k1', alg: 'ES256' }]);
+  return jwtKeys;
+}
+
 export async function startApp(op: TestProvider, options: OidcSessionOptions = {}, extend?: (app: Express) => void): Promise<TestApp> {
   const server = await listen();
   const basePath = options.basePath ?? '/auth';
@@ -27,6 +37,7 @@ export async function startApp(op: TestProvider, options: OidcSessionOptions = {
     clientSecret: op.clientSecret,
     baseURL: server.url,
     secret: TEST_SECRET,
+    jwt: { keys: await testJwtKeys() },
     ...options,
   });
   app.use(router);
