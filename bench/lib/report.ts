@@ -85,8 +85,8 @@ Peers bundled as perf.md §7: \`esbuild --bundle --minify --format=esm --platfor
 function renderMemory(runs: MemoryRun[], ttl: number): string {
   const labels: Record<MemoryRun['store'], string> = {
     memorystore: 'express-session MemoryStore (perf.md session: cookie, user, 3 tokens)',
-    ours: 'ours, default store: a sign-in\'s writes (blob + `tok:` record + 2 index entries + token cache)',
-    'ours-records': 'ours, only blob + `tok:` record in `PruningMemoryStore` (breakdown)',
+    ours: 'ours, default store: a sign-in\'s writes through the middleware (blob + `tok:` record kept as an object; no index records, no token cache)',
+    'ours-records': 'ours, blob + `tok:` record both as JSON in `PruningMemoryStore` (comparison)',
   };
   return `${table(['store', 'JSON B/session', 'RSS after fill', 'RSS B/session', 'heap B/session', 'fill s', 'RSS left after expiry', 'entries left', 'token cache left'],
     summarizeMemory(runs).map((m) => [

@@ -1,8 +1,8 @@
 /**
  * Scenario 9, one store in a fresh `node --expose-gc` process: RSS before, after N sign-ins' worth of
  * sessions, and after they expired. Ours is filled through the middleware's own classes, so each session
- * costs what a real sign-in writes: the session blob, the `tok:<sid>` record (and the in-process token
- * cache), and the two index entries (`idx:sub:…`, `idx:sid:…`).
+ * costs what a real sign-in writes to the default store: the session blob and the `tok:<sid>` record (the
+ * index calls are made too; with the in-process store they write nothing).
  */
 import { randomBytes } from 'node:crypto';
 import session from 'express-session';
