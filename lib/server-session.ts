@@ -43,7 +43,7 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
   const state = req.session?.oidc;
   const user = req.session?.passport?.user;
   if (!state || !user) return Promise.resolve(null);
-  const cached = record ?? ctx.tokens.peek(req.sessionID, state.tv);
+  const cached = record ?? ctx.tokens.peek(req.sessionID);
   if (cached) {
     const fresh = ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, cached);
     const jwtClaims = { sub: state.sub, sid: state.sid ?? state.jsid };
@@ -55,7 +55,7 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
 
 async function loadSlow(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser,
   cached: TokenRecord | null | undefined): Promise<Session | null> {
-  let record = cached ?? await ctx.tokens.get(req.sessionID, state.tv);
+  let record = cached ?? await ctx.tokens.get(req.sessionID);
   if (!record) return null;
   record = await ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, record);
   if (!record) return null;
@@ -88,7 +88,7 @@ export async function refreshServerSession(req: Request): Promise<Session | null
   const ctx = contextOf(req, 'refresh');
   const state = req.session?.oidc;
   if (!state) return null;
-  const current = await ctx.tokens.get(req.sessionID, state.tv);
+  const current = await ctx.tokens.get(req.sessionID);
   if (!current) return null;
   const record = await ctx.refresher.force({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, current);
   forgetServerSession(req);

@@ -56,7 +56,7 @@ function oursBlob(i: number, now: number, idpSid: string) {
   return {
     cookie: { originalMaxAge: null, expires: null, secure: true, httpOnly: true, path: '/', sameSite: 'lax' },
     passport: { user: user(i) },
-    oidc: { created: now, seen: now, tv: 1, sub: `user-${i}`, jsid: randomBytes(16).toString('base64url'), sid: idpSid },
+    oidc: { created: now, seen: now, sub: `user-${i}`, jsid: randomBytes(16).toString('base64url'), sid: idpSid },
   };
 }
 

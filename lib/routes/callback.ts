@@ -78,7 +78,7 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   };
   await ctx.tokens.write(req.sessionID, record);
   req.session.oidc = {
-    created: now, seen: now, tv: 1, sub: idClaims.sub, jsid: randomToken(16),
+    created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16),
     ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
   };
   await ctx.index.add(req.sessionID, idClaims.sub, typeof idClaims.sid === 'string' ? idClaims.sid : undefined);

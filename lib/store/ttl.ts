@@ -10,8 +10,6 @@ export interface OidcSessionState {
   created: number;
   /** Last activity, ms; updated at most every `seenEvery(config)` ms so that reads stay read-only. */
   seen: number;
-  /** Token version last seen by this session: a hint that another instance refreshed. */
-  tv: number;
   sub: string;
   /** The IdP's session id, when it sent one. */
   sid?: string;

@@ -44,9 +44,9 @@ export class TokenStore {
     this.local = store.inner instanceof PruningMemoryStore ? store.inner : undefined;
   }
 
-  /** The freshest record this process knows with a version of at least `minVersion`, reading the store if needed. */
-  async get(sid: string, minVersion = 0): Promise<TokenRecord | null> {
-    const hit = this.peek(sid, minVersion);
+  /** The record this process knows, reading the store on a miss. */
+  async get(sid: string): Promise<TokenRecord | null> {
+    const hit = this.peek(sid);
     if (hit) return hit;
     let pending = this.reading.get(sid);
     if (!pending) {
@@ -57,13 +57,9 @@ export class TokenStore {
   }
 
   /** The cached record, without a store read. */
-  peek(sid: string, minVersion = 0): TokenRecord | undefined {
-    if (this.local) {
-      const record = this.local.getRecord<TokenRecord>(PREFIX + sid);
-      return record && record.v >= minVersion ? record : undefined;
-    }
-    const hit = this.cache.get(sid);
-    return hit && hit.v >= minVersion ? hit : undefined;
+  peek(sid: string): TokenRecord | undefined {
+    if (this.local) return this.local.getRecord<TokenRecord>(PREFIX + sid);
+    return this.cache.get(sid);
   }
 
   /** Reads the store, bypassing the cache (refresh does this under its lock). */
