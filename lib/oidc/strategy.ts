@@ -12,7 +12,7 @@ import { idpFetch } from '../util/idp-fetch.js';
 import type { Discovery, ProviderMetadata } from './discovery.js';
 import { verifyIdToken } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
-import { TransactionStore, transactionOf } from './transactions.js';
+import { randomToken, TransactionStore, transactionOf } from './transactions.js';
 
 /** What the verify callback hands to passport: the user plus everything the callback route stores. */
 export interface LoginResult {
@@ -80,7 +80,6 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     clientSecret: config.clientSecret,
     callbackURL: config.callbackURL,
     scope: config.scope.split(/\s+/).filter((s) => s !== 'openid'),
-    nonce: 'true',
     store: txStore as never,
     passReqToCallback: true,
     // passport-openidconnect would call userinfo before our verify callback checks the ID token.
@@ -93,6 +92,9 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
   (strategy as unknown as { authorizationParams(o: { codeChallenge?: string }): Record<string, string> }).authorizationParams =
     (options) => ({
       ...authorizationParams,
+      // Ours rather than passport-openidconnect's uid(20) (≈119 bits): 256 bits. The strategy still keeps it
+      // in the transaction and checks it, because it reads the nonce back from these parameters.
+      nonce: randomToken(32),
       ...(pkce && options.codeChallenge ? { code_challenge: options.codeChallenge, code_challenge_method: 'S256' } : {}),
     });
 

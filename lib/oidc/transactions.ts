@@ -62,3 +62,13 @@ export class TransactionStore {
 export function transactionOf(req: Request): Transaction | undefined {
   return (req as TxRequest)[TX];
 }
+
+/** The other logins still pending in this session (several tabs), to carry over a session regeneration. */
+export function pendingTransactions(req: Request): Record<string, Transaction> | undefined {
+  const pending = (req.session as unknown as Record<string, Record<string, Transaction> | undefined>)[KEY];
+  return pending && Object.keys(pending).length > 0 ? pending : undefined;
+}
+
+export function keepTransactions(req: Request, pending: Record<string, Transaction>): void {
+  (req.session as unknown as Record<string, Record<string, Transaction>>)[KEY] = pending;
+}

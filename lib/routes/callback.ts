@@ -8,7 +8,7 @@ import { STRATEGY, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { fire } from '../events.js';
 import type { LoginResult } from '../oidc/strategy.js';
-import { randomToken } from '../oidc/transactions.js';
+import { keepTransactions, pendingTransactions, randomToken } from '../oidc/transactions.js';
 import type { TokenRecord } from '../tokens/token-store.js';
 
 export function createCallbackRoute(ctx: OidcContext) {
@@ -54,8 +54,11 @@ export function createCallbackRoute(ctx: OidcContext) {
 async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
   const previous = req.session.oidc;
   const previousId = req.sessionID;
+  // Logins still pending in other tabs of this browser must survive the regeneration, or they would fail.
+  const pending = pendingTransactions(req);
   // passport 0.7 regenerates the session here: new id, old one destroyed in the store.
   await new Promise<void>((resolve, reject) => req.logIn(result.user, (err) => (err ? reject(err) : resolve())));
+  if (pending) keepTransactions(req, pending);
   if (previous) {
     // A sign-in over another session: nothing of it may remain (tokens, index entries, cached JWT).
     await ctx.tokens.destroy(previousId).catch(() => undefined);
