@@ -43,6 +43,9 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.use(createNoStoreOnCookie(config.cookieName));
   // Before express-session: the IdP calls it server to server, with no cookie, and must never get one.
   router.all(`${p}/backchannel-logout`, ...createBackchannelLogoutRoute(ctx));
+  // Static for the session: no store read for the script or the public keys.
+  router.get(`${p}/jwks.json`, createJwksRoute(ctx));
+  router.get(`${p}/client.js`, createClientRoute());
   router.use(session({
     name: config.cookieName,
     secret: config.secrets,
@@ -62,8 +65,6 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.all(`${p}/logout`, createLogoutRoute(ctx));
   router.get(`${p}/session`, createSessionRoute(ctx));
   router.post(`${p}/session`, ...createSessionUpdateRoute(ctx));
-  router.get(`${p}/jwks.json`, createJwksRoute(ctx));
-  router.get(`${p}/client.js`, createClientRoute());
   router.use(oidcErrorHandler);
 
   Object.defineProperties(router, {
