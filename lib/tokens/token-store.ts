@@ -92,9 +92,6 @@ export class TokenStore {
     await this.store.destroyAsync(PREFIX + sid);
   }
 
-  forget(sid: string): void {
-    this.cache.delete(sid);
-  }
 
   private remember(sid: string, record: TokenRecord): void {
     const current = this.cache.get(sid);
