@@ -14,7 +14,7 @@ export type * from './types.js';
  *
  * @example
  * const session = OidcSession.useSession({ onSignOut: () => location.reload() });
- * session.subscribe(() => render(session.getSnapshot()));
+ * session.subscribe((snapshot) => render(snapshot));
  */
 export const useSession = (options: UseSessionOptions = {}): SessionHandle => {
   const store = getStore(options.basePath);

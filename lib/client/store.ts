@@ -12,7 +12,7 @@ import { loginUrl, postLogout } from './navigate.js';
 import { createSnapshot, signature, type SnapshotInput } from './snapshot.js';
 import { FRESH_MS, HOLD_MS, RETRY_MS } from './timing.js';
 import { backoff, events, scan } from './transitions.js';
-import type { SessionCallback, SessionHandle, SessionSnapshot, UseSessionOptions } from './types.js';
+import type { SessionCallback, SessionHandle, SessionListener, SessionSnapshot, UseSessionOptions } from './types.js';
 
 export interface Store {
   handle: SessionHandle;
@@ -23,7 +23,7 @@ export interface Store {
 export const createStore = (basePath: string): Store => {
   const name = 'oidc-session:' + basePath;
   let watchers: UseSessionOptions[] = [];
-  const listeners = new Set<() => void>();
+  const listeners = new Set<SessionListener>();
   // data (undefined: not known yet) and loading are set before each snapshot.
   const input = { status: 0, headers: {}, error: null } as unknown as SnapshotInput;
   // lastAt orders answers (request start, any tab); syncedAt (arrival here) times the next ones.
@@ -65,7 +65,9 @@ export const createStore = (basePath: string): Store => {
     // A time reached is worth one question to the server: it refreshes or re-mints, or says the
     // session is over. Keys stop any loop.
     const due = check(fired);
-    if (changed) listeners.forEach(queueMicrotask);
+    // Each listener gets the snapshot of this change, as a microtask for the reasons `call` gives.
+    const snap = snapshot;
+    if (changed) listeners.forEach((listener) => queueMicrotask(() => listener(snap)));
     for (const key of fired) for (const watcher of watchers) call(watcher, key);
     if (due) background();
     schedule();

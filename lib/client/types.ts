@@ -35,7 +35,8 @@ export interface SessionData {
   accessToken?: string;
   idToken?: string;
   refreshToken?: string;
-  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | (string & {});
+  /** Why the server could not keep the tokens fresh; see the server's `Session['error']`. */
+  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError' | 'JwtError' | (string & {});
   now: number;
   [key: string]: unknown;
 }
@@ -48,37 +49,14 @@ export interface SessionError extends Error {
   code?: string;
 }
 
-/**
- * One read-only view of the session (not frozen: do not mutate it, every subscriber shares it). The
- * same object is returned until something a UI could show changes (not on every poll), so it can
- * feed React's `useSyncExternalStore` directly.
- *
- * The server's fields are spread onto it as sent: each is present exactly when the server sent it
- * (tokens only if its `expose` option lists them). The server's `error` code is `data.error`.
- */
-export interface SessionSnapshot {
-  /** The JSON the server sent, or null while loading / signed out. */
-  readonly data: SessionData | null;
-  readonly user?: SessionUser;
-  readonly expires?: number;
-  readonly accessToken?: string;
-  readonly accessTokenExpires?: number;
-  readonly refreshToken?: string;
-  readonly idToken?: string;
-  readonly idTokenExpires?: number;
-  readonly jwt?: string;
-  readonly jwtExpires?: number;
-  /** From the server, else decoded here from `jwt` (undefined if it cannot be decoded). */
-  readonly jwtPayload?: JwtPayload;
-  /** Server time of the answer that last changed the snapshot. */
-  readonly now?: number;
+/** What every snapshot has, whatever the state. */
+interface SnapshotBase {
   /** Why the last request failed; the rest of the snapshot still shows the last good state. */
   readonly error: SessionError | null;
   /** True until the first answer, and while `refetch()` / `update()` run (not background polls). */
   readonly loading: boolean;
   /** HTTP status of the last session response: 200 for the server-rendered bootstrap, 0 for no answer (network error). */
   readonly status: number;
-  readonly state: SessionState;
   /**
    * Headers of the response that last changed the snapshot, lower-case names ({} for the bootstrap).
    * A poll whose answer changes nothing keeps the old snapshot, headers included.
@@ -89,6 +67,64 @@ export interface SessionSnapshot {
   /** Throws `error` when set. */
   throwIfError(): void;
 }
+
+/** The server's fields, spread onto a signed-in snapshot as sent. */
+interface SessionFields {
+  readonly user: SessionUser;
+  readonly expires: number;
+  readonly accessToken?: string;
+  readonly accessTokenExpires?: number;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
+  readonly idTokenExpires?: number;
+  readonly jwt?: string;
+  readonly jwtExpires?: number;
+  /** From the server, else decoded here from `jwt` (undefined if it cannot be decoded). */
+  readonly jwtPayload?: JwtPayload;
+  /** Server time of the answer that last changed the snapshot. */
+  readonly now: number;
+}
+
+/** The same fields, never present: `snapshot.user` can be read in any state, and is undefined unless signed in. */
+type NoSessionFields = { readonly [K in keyof SessionFields]?: undefined };
+
+/** Signed in: `data`, `user`, `expires` and `now` are always there. */
+export interface AuthenticatedSnapshot extends SnapshotBase, SessionFields {
+  readonly state: 'authenticated';
+  /** The JSON the server sent. */
+  readonly data: SessionData;
+}
+
+/** Signed out (the server answered `null`). */
+export interface UnauthenticatedSnapshot extends SnapshotBase, NoSessionFields {
+  readonly state: 'unauthenticated';
+  readonly data: null;
+}
+
+/** No answer yet: only before the first response when the page has no server-rendered bootstrap. */
+export interface LoadingSnapshot extends SnapshotBase, NoSessionFields {
+  readonly state: 'loading';
+  readonly data: null;
+}
+
+/**
+ * One read-only view of the session (not frozen: do not mutate it, every subscriber shares it). The
+ * same object is returned until something a UI could show changes (not on every poll), so it can
+ * feed React's `useSyncExternalStore` directly.
+ *
+ * A union on `state`: checking `state === 'authenticated'` makes `user` (and `data`, `expires`)
+ * present. The server's fields are spread onto it as sent: each is present exactly when the
+ * server sent it (tokens only if its `expose` option lists them). The server's `error` code is
+ * `data.error`; `error` here is the observer's own (a failed request).
+ *
+ * @example
+ * const s = session.getSnapshot();
+ * if (s.state === 'authenticated') console.log(s.user.sub, new Date(s.expires));
+ */
+export type SessionSnapshot = LoadingSnapshot | AuthenticatedSnapshot | UnauthenticatedSnapshot;
+
+/** Called with the new snapshot after every change. */
+export type SessionListener = (snapshot: SessionSnapshot) => void;
 
 /** Every callback receives the snapshot that triggered it; each fires once per transition. */
 export type SessionCallback = (snapshot: SessionSnapshot) => void;
@@ -154,8 +190,11 @@ export interface RefetchOptions {
 }
 
 export interface SessionHandle {
-  /** Calls `listener` after every snapshot change; returns the unsubscribe function. */
-  subscribe(listener: () => void): () => void;
+  /**
+   * Calls `listener(snapshot)` after every snapshot change (in a microtask); returns the
+   * unsubscribe function. Also fits React's `useSyncExternalStore(subscribe, getSnapshot)`.
+   */
+  subscribe(listener: SessionListener): () => void;
   getSnapshot(): SessionSnapshot;
   /** Fetches now (not a peek: it counts as activity) and shares the answer with other tabs. */
   refetch(options?: RefetchOptions): Promise<SessionSnapshot>;

@@ -9,8 +9,11 @@ import type { SessionHandle, SessionSnapshot, UseSessionOptions } from '../clien
 
 export type * from '../client/types.js';
 
-/** The snapshot plus the actions of the page's shared observer. */
-export interface UseSessionResult extends SessionSnapshot, Pick<SessionHandle, 'refetch' | 'update' | 'signIn' | 'signOut'> {}
+/**
+ * The snapshot plus the actions of the page's shared observer; a union on `state` like the snapshot,
+ * so `session.state === 'authenticated'` makes `session.user` present.
+ */
+export type UseSessionResult = SessionSnapshot & Pick<SessionHandle, 'refetch' | 'update' | 'signIn' | 'signOut'>;
 
 // Server rendering and hydration see `loading`; the store only exists in a browser.
 const serverSnapshot = createSnapshot({ data: undefined, status: 0, headers: {}, error: null, loading: false }, '/auth');
@@ -27,7 +30,7 @@ const serverHandle = { refetch: noop, update: noop, signIn() {}, signOut() {} };
  * function Account() {
  *   const session = useSession({ required: true, onSignOut: () => location.reload() });
  *   if (session.state !== 'authenticated') return <p>Loading…</p>;
- *   return <button onClick={() => session.signOut()}>Sign out {session.user?.name}</button>;
+ *   return <button onClick={() => session.signOut()}>Sign out {session.user.name}</button>;
  * }
  */
 export function useSession(options: UseSessionOptions = {}): UseSessionResult {

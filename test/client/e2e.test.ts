@@ -30,7 +30,7 @@ window.__log = []; window.__states = [];
 const names = ['onUnauthenticated','onSessionExpired','onAccessTokenExpired','onAccessTokenError','onIdTokenExpired','onIdTokenError','onJwtExpired','onJwtError','onSignOut','onSignIn','onSessionUpdate'];
 window.session = OidcSession.useSession(Object.fromEntries(names.map((n) => [n, () => __log.push({ name: n, at: Date.now() })])));
 __states.push(session.getSnapshot().state);
-session.subscribe(() => __states.push(session.getSnapshot().state));
+session.subscribe((s) => __states.push(s.state));
 </script></body></html>`);
     });
   });

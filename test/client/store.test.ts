@@ -323,6 +323,23 @@ describe('refetch policy', () => {
     await flush(30_000);
     expect(store.handle.getSnapshot()).not.toBe(before);
     expect(listener).toHaveBeenCalledTimes(1);
+    // The listener is handed the new snapshot, the same object getSnapshot() returns.
+    expect(listener).toHaveBeenCalledWith(store.handle.getSnapshot());
+  });
+
+  it('subscribe((s) => …) gets each snapshot as it changes, and stops after unsubscribe', async () => {
+    const { store } = tab({}, null);
+    const seen: unknown[] = [];
+    const unsubscribe = store.handle.subscribe((s) => seen.push([s.state, s.user && s.user.name]));
+    browser.handler = () => ({ status: 200, body: sessionJson(serverNow()) });
+    await store.handle.refetch();
+    await flush();
+    expect(seen).toEqual([['unauthenticated', undefined], ['authenticated', 'Alice']]);
+    unsubscribe();
+    browser.handler = () => ({ status: 200, body: null });
+    await store.handle.refetch();
+    await flush();
+    expect(seen).toHaveLength(2);
   });
 
   it('refetch() shows loading while it runs (a foreground fetch), then the answer', async () => {

@@ -97,7 +97,7 @@ function start() {
   const callbacks = Object.fromEntries(${JSON.stringify(NAMES)}.map((n) => [n, (s) => __log.push({ name: n, at: Date.now(), state: s.state })]));
   window.session = OidcSession.useSession({ ...callbacks, ...${inlineJson(options)} });
   __states.push(session.getSnapshot().state);
-  session.subscribe(() => __states.push(session.getSnapshot().state));
+  session.subscribe((s) => __states.push(s.state));
 }
 </script></head><body>${observer}</body></html>`);
   });
