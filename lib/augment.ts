@@ -1,4 +1,9 @@
-/** Type augmentation: what this package adds to express-session's SessionData and Express's Request. */
+/**
+ * Type augmentation: what this package adds to express-session's SessionData and Express's Request.
+ * The published index.d.ts reaches it (through middleware.d.ts), so an app that imports the package
+ * gets `req.getServerSession()` typed, and `req.session` from express-session's own types, which are
+ * a dependency of the package for this reason (test/package checks both in a fresh app).
+ */
 import type { OidcSessionState } from './store/ttl.js';
 import type { Session, SessionUser } from './types.js';
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Builds the browser observer (lib/client) and the React hook (lib/react) with esbuild, writes
-// their .d.ts, and fails when the classic script is over its size budget. Runs before every
-// `npm test` and `npm start`, so it must stay well under 2 s: no tsc here.
+// Builds the browser observer (lib/client) and the React hook (lib/react) with esbuild, and fails
+// when the classic script is over its size budget. Runs before every `npm test` and `npm start`, so
+// it must stay well under 2 s: no tsc here. Their declarations come from the compiler
+// (tsconfig.client.json) in `npm run build`, which is what `npm pack` runs.
 import { build } from 'esbuild';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 
 const root = new URL('../', import.meta.url);
@@ -26,30 +27,12 @@ const [classic, esm, react] = await Promise.all([
 
 const text = (result) => result.outputFiles[0].contents;
 
-// The public types are declarations only (lib/client/types.ts), so they are valid .d.ts as they stand.
-const types = await readFile(path('lib/client/types.ts'), 'utf8');
-const clientDts = `${types}
-/** Observes the session of this browser; see \`UseSessionOptions\`. */
-export declare function useSession(options?: UseSessionOptions): SessionHandle;
-/** One-shot read of \`GET {basePath}/session\`; rejects on a failed request. */
-export declare function getSession(options?: { basePath?: string }): Promise<SessionData | null>;
-`;
-const reactDts = `import type { SessionHandle, SessionSnapshot, UseSessionOptions } from '../client/index.js';
-export type * from '../client/index.js';
-/** The snapshot plus the actions of the page's shared observer. */
-export interface UseSessionResult extends SessionSnapshot, Pick<SessionHandle, 'refetch' | 'update' | 'signIn' | 'signOut'> {}
-/** React hook over the page's shared session observer (\`useSyncExternalStore\`). */
-export declare function useSession(options?: UseSessionOptions): UseSessionResult;
-`;
-
 await mkdir(path('dist/client'), { recursive: true });
 await mkdir(path('dist/react'), { recursive: true });
 await Promise.all([
   writeFile(path('dist/client/oidc-session.js'), text(classic)),
   writeFile(path('dist/client/esm.js'), text(esm)),
-  writeFile(path('dist/client/index.d.ts'), clientDts),
   writeFile(path('dist/react/index.js'), text(react)),
-  writeFile(path('dist/react/index.d.ts'), reactDts),
 ]);
 
 const min = text(classic).length;
