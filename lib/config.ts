@@ -2,6 +2,7 @@
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
 import { ConfigError } from './errors.js';
+import { ID_TOKEN_ALGS } from './oidc/id-token.js';
 import type { ExposableToken, OidcSessionOptions, RedisClientLike, SessionCallbacks, SessionEvents } from './types.js';
 
 export interface Config {
@@ -23,11 +24,15 @@ export interface Config {
   idleTimeout: number;
   absoluteTimeout: number;
   leeway: number;
+  /** Seconds an access token is taken to live when the IdP says nothing usable (refresh.defaultExpiresIn). */
+  defaultExpiresIn: number;
   jwt: { ttl: number; keys?: JWK[]; alg: string; audience: string };
   expose: ReadonlySet<ExposableToken>;
   callbacks: SessionCallbacks;
   events: SessionEvents;
   authorizationParams: Record<string, string>;
+  /** Undefined: the asymmetric algorithms the IdP advertises. */
+  idTokenAlgorithms?: readonly string[];
   idpLogout: boolean;
   postLogoutRedirect: string;
   httpTimeout: number;
@@ -36,6 +41,10 @@ export interface Config {
 
 const EXPOSABLE: readonly ExposableToken[] = ['jwt', 'accessToken', 'idToken', 'refreshToken'];
 const JWT_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
+const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
+const SAME_SITE = ['lax', 'strict', 'none'] as const;
+/** Authorization request parameters the login flow owns (state, nonce and PKCE are per login). */
+const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method'];
 
 export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.ProcessEnv = process.env,
   warn: (msg: string) => void = defaultWarn): Readonly<Config> {
@@ -50,14 +59,17 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
     fail('redis', 'must be a redis:// or rediss:// URL (or a node-redis client)', `got "${redis}"`);
   }
-  if (redis && input.store) fail('store', 'cannot be combined with redis', 'pass either `redis` or your own `store`');
   const basePath = resolveBasePath(input.basePath ?? '/auth');
   const scope = input.scope ?? 'openid profile email offline_access';
+  if (typeof scope !== 'string') fail('scope', 'must be a space-separated string', `got ${describe(scope)}`);
   if (!scope.split(/\s+/).includes('openid')) fail('scope', 'must include "openid"', `got "${scope}"`);
   const secure = base.protocol === 'https:';
   const idleTimeout = positive('session.idleTimeout', input.session?.idleTimeout ?? 86400);
   const absoluteTimeout = positive('session.absoluteTimeout', input.session?.absoluteTimeout ?? 604800);
   if (idleTimeout > absoluteTimeout) fail('session.idleTimeout', 'must not exceed session.absoluteTimeout', `got ${idleTimeout} > ${absoluteTimeout}`);
+  if (input.expose !== undefined && !Array.isArray(input.expose)) {
+    fail('expose', 'must be an array of token names', `got ${describe(input.expose)}; e.g. expose: ['jwt', 'accessToken']`);
+  }
   const expose = new Set<ExposableToken>(input.expose ?? ['jwt']);
   for (const name of expose) {
     if (!EXPOSABLE.includes(name)) fail('expose', `lists unknown token "${String(name)}"`, `use any of ${EXPOSABLE.join(', ')}`);
@@ -73,26 +85,35 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
     fail('jwt.keys', 'must be a non-empty array of private JWKs', 'export them with jose exportJWK(privateKey)');
   }
   const postLogoutRedirect = input.postLogoutRedirect ?? '/';
-  if (!postLogoutRedirect.startsWith('/') || postLogoutRedirect.startsWith('//')) {
+  if (typeof postLogoutRedirect !== 'string' || !postLogoutRedirect.startsWith('/') || postLogoutRedirect.startsWith('//')) {
     fail('postLogoutRedirect', 'must be a same-origin path starting with "/"', `got "${postLogoutRedirect}"`);
   }
   const name = input.session?.name ?? 'oidc.sid';
+  if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+    fail('session.name', 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)', `got ${describe(name)}`);
+  }
+  const sameSite = oneOf('session.cookie.sameSite', input.session?.cookie?.sameSite ?? 'lax', SAME_SITE);
+  if (sameSite === 'none' && !secure) {
+    fail('session.cookie.sameSite', '"none" needs an https baseURL', 'browsers drop SameSite=None cookies without Secure; use "lax"');
+  }
   return Object.freeze({
     issuer, clientId, clientSecret, baseURL, secrets, redis, basePath, scope, secure, idleTimeout, absoluteTimeout,
-    clientAuthMethod: input.clientAuthMethod ?? 'client_secret_post',
+    clientAuthMethod: resolveClientAuthMethod(input.clientAuthMethod),
     origin: base.origin,
     store: input.store,
     callbackURL: `${baseURL}${basePath}/callback`,
     // __Host- makes the browser refuse a Domain attribute or a non-Secure cookie of that name.
     cookieName: secure && !name.startsWith('__Host-') ? `__Host-${name}` : name,
-    sameSite: input.session?.cookie?.sameSite ?? 'lax',
+    sameSite,
     leeway: nonNegative('refresh.leeway', input.refresh?.leeway ?? 60),
-    jwt: { ttl: positive('jwt.ttl', input.jwt?.ttl ?? 300), keys: input.jwt?.keys, alg, audience: input.jwt?.audience ?? clientId },
+    defaultExpiresIn: positive('refresh.defaultExpiresIn', input.refresh?.defaultExpiresIn ?? 300),
+    jwt: { ttl: positive('jwt.ttl', input.jwt?.ttl ?? 300), keys: input.jwt?.keys, alg, audience: optionalString('jwt.audience', input.jwt?.audience) ?? clientId },
     expose,
-    callbacks: input.callbacks ?? {},
-    events: input.events ?? {},
-    authorizationParams: { ...input.authorizationParams },
-    idpLogout: input.idpLogout ?? true,
+    callbacks: functions('callbacks', input.callbacks, ['session']),
+    events: functions('events', input.events, ['signIn', 'signOut', 'refresh', 'refreshError', 'sessionExpired', 'backchannelLogout']),
+    authorizationParams: resolveAuthorizationParams(input.authorizationParams),
+    idTokenAlgorithms: resolveIdTokenAlgorithms(input.idTokenAlgorithms),
+    idpLogout: boolean('idpLogout', input.idpLogout, true),
     postLogoutRedirect,
     httpTimeout: positive('httpTimeout', input.httpTimeout ?? 5000),
     storeTimeout: positive('storeTimeout', input.storeTimeout ?? 2000),
@@ -139,6 +160,81 @@ function resolveBasePath(value: string): string {
 function positive(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'must be a positive number', `got ${String(value)}`);
   return value;
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    fail(option, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`, `got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+function resolveClientAuthMethod(value: unknown): Config['clientAuthMethod'] {
+  // In the contract, but not built yet: accepting it would silently send the secret instead.
+  if (value === 'private_key_jwt') {
+    fail('clientAuthMethod', '"private_key_jwt" is not supported yet', 'use "client_secret_post" or "client_secret_basic" with clientSecret for now');
+  }
+  return oneOf('clientAuthMethod', value ?? 'client_secret_post', CLIENT_AUTH_METHODS);
+}
+
+function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('idTokenAlgorithms', 'must be a non-empty array of JWS algorithm names', `got ${describe(value)}; e.g. ['RS256', 'HS256'], or leave it out`);
+  }
+  for (const alg of value) {
+    if (alg === 'none') fail('idTokenAlgorithms', 'lists "none"', 'unsigned ID tokens are never accepted; remove it');
+    if (typeof alg !== 'string' || !ID_TOKEN_ALGS.includes(alg)) {
+      fail('idTokenAlgorithms', `lists unknown algorithm ${describe(alg)}`, `use any of ${ID_TOKEN_ALGS.join(', ')}`);
+    }
+  }
+  return Object.freeze([...new Set(value as string[])]);
+}
+
+function resolveAuthorizationParams(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('authorizationParams', 'must be an object of parameter names to strings', `got ${describe(value)}; e.g. { audience: 'https://api.example.com' }`);
+  }
+  const params: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    if (key === 'scope') fail('authorizationParams.scope', 'is not used', 'set the scope option instead');
+    if (RESERVED_PARAMS.includes(key)) fail(`authorizationParams.${key}`, 'is set by the middleware itself', 'remove it');
+    if (typeof v !== 'string') {
+      fail(`authorizationParams.${key}`, 'must be a string', `got ${describe(v)}; write it as it goes in the URL (e.g. "${String(v)}")`);
+    }
+    params[key] = v;
+  }
+  return params;
+}
+
+function functions<T extends object>(option: string, value: unknown, names: readonly string[]): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== 'object' || value === null) fail(option, 'must be an object of functions', `got ${describe(value)}`);
+  for (const [key, v] of Object.entries(value)) {
+    if (!names.includes(key)) fail(option, `has unknown entry "${key}"`, `use any of ${names.join(', ')}`);
+    if (v !== undefined && typeof v !== 'function') fail(`${option}.${key}`, 'must be a function', `got ${describe(v)}`);
+  }
+  return value as T;
+}
+
+function boolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(option, 'must be true or false', `got ${describe(value)}`);
+  return value;
+}
+
+function optionalString(option: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') fail(option, 'must be a non-empty string', `got ${describe(value)}`);
+  return value;
+}
+
+/** A value as the message shows it: strings quoted, never more than 40 characters. */
+function describe(value: unknown): string {
+  const text = typeof value === 'string' ? `"${value}"` : Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 function nonNegative(option: string, value: unknown): number {

@@ -1,9 +1,9 @@
 export { oidcSession, type OidcSessionRouter } from './middleware.js';
-export { getServerSession } from './server-session.js';
-export { sessionScript, type SessionScriptOptions } from './session-script.js';
+export { getServerSession } from './session/server-session.js';
+export { sessionScript, type SessionScriptOptions } from './session/session-script.js';
 export { verifySessionJwt, type VerifySessionJwtOptions, type SessionJwtClaims } from './verify-session-jwt.js';
-export { revokeSessions, type RevokeQuery } from './revoke-sessions.js';
-export { requiresAuth, type RequiresAuthOptions } from './requires-auth.js';
+export { revokeSessions, type RevokeQuery } from './session/revoke-sessions.js';
+export { requiresAuth, type RequiresAuthOptions } from './session/requires-auth.js';
 export { AuthError, ConfigError, ErrorCodes, isAuthError, type ErrorCode } from './errors.js';
 export { PruningMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export type {

@@ -12,10 +12,10 @@ import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
 import { createJwksRoute } from './routes/jwks-route.js';
 import { createLoginRoute } from './routes/login.js';
-import { createLogoutRoute } from './routes/logout.js';
+import { createLoggedOutRoute, createLogoutRoute } from './routes/logout.js';
 import { createSessionRoute, createSessionUpdateRoute } from './routes/session-route.js';
-import { createNoStoreOnCookie, createSessionGuard } from './session-guard.js';
-import { selectStore } from './store/select-store.js';
+import { createSessionGuard } from './session/session-guard.js';
+import { selectBackend } from './store/select-backend.js';
 import type { OidcSessionOptions } from './types.js';
 import './augment.js';
 
@@ -35,21 +35,21 @@ export interface OidcSessionRouter extends Router {
  */
 export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter {
   const config = resolveConfig(options);
-  const stores = selectStore(config);
-  const ctx = createContext(config, stores, warnOnce);
+  const selected = selectBackend(config, warnOnce);
+  const ctx = createContext(config, selected.backend, selected.store, warnOnce);
   const router = express.Router() as OidcSessionRouter;
   const p = config.basePath;
 
-  router.use(createNoStoreOnCookie(config.cookieName));
   // Before express-session: the IdP calls it server to server, with no cookie, and must never get one.
   router.all(`${p}/backchannel-logout`, ...createBackchannelLogoutRoute(ctx));
-  // Static for the session: no store read for the script or the public keys.
+  // Static for the session: no store read for the script, the public keys or the post-logout landing.
   router.get(`${p}/jwks.json`, createJwksRoute(ctx));
   router.get(`${p}/client.js`, createClientRoute());
+  router.get(`${p}/logged-out`, createLoggedOutRoute(ctx));
   router.use(session({
     name: config.cookieName,
     secret: config.secrets,
-    store: stores.store,
+    store: selected.store,
     resave: false,
     saveUninitialized: false,
     rolling: false,
@@ -68,8 +68,8 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.use(oidcErrorHandler);
 
   Object.defineProperties(router, {
-    ready: { value: stores.ready },
-    close: { value: () => stores.close() },
+    ready: { value: selected.ready },
+    close: { value: () => selected.close() },
     context: { value: ctx },
   });
   return router;

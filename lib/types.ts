@@ -31,8 +31,13 @@ export interface Session {
   jwt?: string;
   jwtExpires?: number;
   jwtPayload?: SessionJwtPayload;
-  /** Absent, or why the tokens could not be refreshed. */
-  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable';
+  /**
+   * Absent, or what went wrong: `'RefreshAccessTokenError'` the IdP refused the refresh token and
+   * `'IdTokenError'` the ID token of a refresh failed verification (both terminal: tokens cleared, sign in
+   * again); `'RefreshAccessTokenUnavailable'` the IdP could not be reached (retried with back-off);
+   * `'JwtError'` the session JWT could not be minted for this answer (the session itself stays).
+   */
+  error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError' | 'JwtError';
 }
 
 export interface SessionJwtPayload {
@@ -60,7 +65,7 @@ export interface SessionEvents {
   signIn?(info: EventContext & { user: SessionUser }): void | Promise<void>;
   signOut?(info: EventContext): void | Promise<void>;
   refresh?(info: EventContext & { accessTokenExpires?: number }): void | Promise<void>;
-  refreshError?(info: EventContext & { error: NonNullable<Session['error']>; cause?: unknown }): void | Promise<void>;
+  refreshError?(info: EventContext & { error: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError'; cause?: unknown }): void | Promise<void>;
   sessionExpired?(info: EventContext & { reason: SessionExpiredReason }): void | Promise<void>;
   backchannelLogout?(info: EventContext & { sessions: number }): void | Promise<void>;
 }
@@ -82,19 +87,35 @@ export interface OidcSessionOptions {
   clientId?: string;
   /** Env: `CLIENT_SECRET`. */
   clientSecret?: string;
-  /** How the client authenticates at the token endpoint. @default 'client_secret_post' */
+  /**
+   * How the client authenticates at the token endpoint. `'private_key_jwt'` is not supported yet and
+   * throws a ConfigError, as does any other value. @default 'client_secret_post'
+   */
   clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
   /** Absolute URL of the app; the callback URL is built from it, never from `Host`. Env: `BASE_URL`. @example 'https://app.example.com' */
   baseURL?: string;
   /** Signs the session cookie; at least 32 characters. An array rotates: the first signs, all verify. Env: `SESSION_SECRET`. */
   secret?: string | string[];
-  /** Redis URL (or a connected node-redis client): connect-redis store plus the cross-instance refresh lock. Env: `REDIS_URL`. */
+  /**
+   * Redis URL, or a node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. Sessions, tokens,
+   * index, refresh lock, replay guard and JWT keys are then kept there. With `store` too, only the session blobs go to
+   * that store. Env: `REDIS_URL`.
+   * @example redis: createCluster({ rootNodes: [{ url: 'redis://10.0.0.1:6379' }] })
+   */
   redis?: string | RedisClientLike;
-  /** Any express-session Store. @default an in-memory store that prunes expired sessions */
+  /**
+   * Any express-session Store for the session blobs. Alone, it also keeps tokens and the index, without atomic
+   * operations (a startup warning says so) unless it exposes a node-redis client as connect-redis does.
+   * @default a PruningMemoryStore (in-process, capped, prunes expired sessions)
+   */
   store?: Store;
   /** Where the routes live. @default '/auth' */
   basePath?: string;
-  /** @default 'openid profile email offline_access' */
+  /**
+   * Space-separated; must include `openid`. No `prompt=consent` is added for `offline_access`: see the
+   * README's Providers section for what gives a refresh token at each IdP.
+   * @default 'openid profile email offline_access'
+   */
   scope?: string;
   session?: {
     /** Cookie name. @default '__Host-oidc.sid' on https, 'oidc.sid' on http */
@@ -109,6 +130,13 @@ export interface OidcSessionOptions {
   refresh?: {
     /** Seconds before expiry when a refresh starts, but never earlier than half the token's lifetime. @default 60 */
     leeway?: number;
+    /**
+     * Seconds an access token is taken to live when the token response has no usable `expires_in` and the access
+     * token is not a JWT with `exp`. Any lifetime is clamped to 1 s … 24 h.
+     * @default 300
+     * @example refresh: { defaultExpiresIn: 600 }
+     */
+    defaultExpiresIn?: number;
   };
   jwt?: {
     /** Lifetime in seconds. @default 300 */
@@ -124,11 +152,29 @@ export interface OidcSessionOptions {
   expose?: ExposableToken[];
   callbacks?: SessionCallbacks;
   events?: SessionEvents;
-  /** Extra authorization request parameters. @example { prompt: 'consent' } */
+  /**
+   * Extra authorization request parameters; values are strings. `scope` has its own option, and `state`,
+   * `nonce`, `redirect_uri`, `client_id`, `response_type` and PKCE are the middleware's.
+   * @example { prompt: 'consent' }   // e.g. Google: { access_type: 'offline', prompt: 'consent' }
+   */
   authorizationParams?: Record<string, string>;
+  /**
+   * JWS algorithms accepted for ID tokens (and for signed UserInfo). Listing `'HS256'`, `'HS384'` or
+   * `'HS512'` allows HMAC-signed tokens, verified with `clientSecret` only, never with the IdP's JWKS keys;
+   * without it an HMAC-signed ID token is refused. `'none'` is never accepted.
+   * @default the asymmetric algorithms in the IdP's `id_token_signing_alg_values_supported`
+   * @example ['RS256', 'HS256']   // an IdP that signs this client's ID tokens with its client secret
+   */
+  idTokenAlgorithms?: Array<'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519'
+    | 'HS256' | 'HS384' | 'HS512'>;
   /** Also end the session at the IdP (RP-initiated logout) when it has an `end_session_endpoint`. @default true */
   idpLogout?: boolean;
-  /** Same-origin path to land on after logout. @default '/' */
+  /**
+   * Same-origin path to land on after logout. After RP-initiated logout the IdP returns the browser to
+   * `{baseURL}{basePath}/logged-out` (register that URL at the IdP), which redirects here with no query.
+   * `'{basePath}/logged-out'` itself shows a small "You are signed out" page.
+   * @default '/'
+   */
   postLogoutRedirect?: string;
   /** Timeout in milliseconds of every call to the IdP. @default 5000 */
   httpTimeout?: number;
@@ -136,12 +182,17 @@ export interface OidcSessionOptions {
   storeTimeout?: number;
 }
 
-/** The parts of a node-redis v5/v6 client this package uses. */
+/**
+ * The parts of a node-redis v5/v6 client this package uses: `createClient()`, `createCluster()` or
+ * `createSentinel()` all fit.
+ */
 export interface RedisClientLike {
   isOpen?: boolean;
-  get(key: string): Promise<string | null>;
+  get(key: string): Promise<unknown>;
   set(key: string, value: string, options?: unknown): Promise<unknown>;
   del(keys: string | string[]): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  sMembers(key: string): Promise<unknown>;
+  sRem(key: string, members: string | string[]): Promise<unknown>;
   on?(event: string, listener: (...args: unknown[]) => void): unknown;
 }

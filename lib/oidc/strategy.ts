@@ -8,11 +8,11 @@ import OpenIDConnectStrategy from 'passport-openidconnect';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import type { SessionUser } from '../types.js';
-import { idpFetch } from '../util/idp-fetch.js';
 import type { Discovery, ProviderMetadata } from './discovery.js';
-import { verifyIdToken } from './id-token.js';
+import { idTokenPolicy, verifyIdToken } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
-import { randomToken, TransactionStore, transactionOf } from './transactions.js';
+import { randomToken, transactionOf, type PendingLogins } from './pending-login.js';
+import { fetchUserinfo } from './userinfo.js';
 
 /** What the verify callback hands to passport: the user plus everything the callback route stores. */
 export interface LoginResult {
@@ -29,29 +29,20 @@ interface OAuth2Like {
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: OAuthCallback): void;
 }
 
-export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery): OpenIDConnectStrategy {
-  const txStore = new TransactionStore();
+export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery, txStore: PendingLogins): OpenIDConnectStrategy {
   const pkce = !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
-
-  const fetchUserinfo = async (url: string, accessToken: string): Promise<Record<string, unknown>> => {
-    const res = await idpFetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }, config.httpTimeout, 'userinfo');
-    if (res.status !== 200 || !res.json) throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `userinfo answered ${res.status}`);
-    return res.json;
-  };
 
   const verify = (req: Request, _iss: string, _uiProfile: unknown, _idProfile: unknown,
     _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
     done: (err: unknown, user?: LoginResult | false, info?: unknown) => void): void => {
     const tx = transactionOf(req);
     discovery.jwks()
-      .then((keys) => verifyIdToken(idToken, keys, {
-        issuer: config.issuer,
-        clientId: config.clientId,
-        nonce: tx?.nonce ?? '',
-        algorithms: meta.id_token_signing_alg_values_supported,
-      }))
+      .then((keys) => verifyIdToken(idToken, keys, { ...idTokenPolicy(config, meta), nonce: tx?.nonce ?? '' }))
       // The access token is used (userinfo) only once the ID token that came with it has been verified.
-      .then(async (claims) => ({ claims, userinfo: meta.userinfo_endpoint ? await fetchUserinfo(meta.userinfo_endpoint, accessToken) : undefined }))
+      .then(async (claims) => ({
+        claims,
+        userinfo: meta.userinfo_endpoint ? await fetchUserinfo(config, meta, () => discovery.jwks(), accessToken) : undefined,
+      }))
       .then(({ claims, userinfo }) => {
         if (userinfo && userinfo.sub !== claims.sub) {
           throw new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, 'userinfo sub differs from the ID token sub');
@@ -86,9 +77,10 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     skipUserProfile: true,
   } as never, verify as never);
 
+  // No prompt=consent of our own for offline_access: OIDC Core §11 lets an IdP drop offline_access without it,
+  // but those that honour prompt=consent then show a consent page at every login. The README's Providers
+  // section says, per IdP, what gives a refresh token; authorizationParams: { prompt: 'consent' } restores it.
   const authorizationParams = { ...config.authorizationParams };
-  // offline_access is only honoured with prompt=consent (OIDC Core §11); without it most IdPs drop the refresh token.
-  if (config.scope.split(/\s+/).includes('offline_access') && !authorizationParams.prompt) authorizationParams.prompt = 'consent';
   (strategy as unknown as { authorizationParams(o: { codeChallenge?: string }): Record<string, string> }).authorizationParams =
     (options) => ({
       ...authorizationParams,
@@ -100,7 +92,7 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
 
   const oauth2 = (strategy as unknown as { _oauth2: OAuth2Like })._oauth2;
   oauth2.getOAuthAccessToken = (code, params, cb) => {
-    // Set by TransactionStore.verify in the same tick, just before passport calls us.
+    // Set by PendingLogins.verify in the same tick, just before passport calls us.
     const verifier = txStore.pendingVerifier;
     txStore.pendingVerifier = undefined;
     const grant: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri ?? config.callbackURL };

@@ -8,15 +8,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { OidcContext } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug, fire } from '../events.js';
-import { memoryReplayGuard, redisReplayGuard, type Claim } from '../oidc/jti-replay.js';
+import type { Claim } from '../store/backend.js';
 import { invalid, verifyLogoutToken, type LogoutClaims } from '../oidc/logout-token.js';
-import { destroyMatchingSessions } from '../revoke-sessions.js';
+import { destroyMatchingSessions } from '../session/revoke-sessions.js';
 
 const parseForm = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 });
 
 export function createBackchannelLogoutRoute(ctx: OidcContext) {
   const { config } = ctx;
-  const replay = ctx.stores.redis ? redisReplayGuard(ctx.stores.redis, config.storeTimeout) : memoryReplayGuard();
 
   const guard = function backchannelMethod(req: Request, res: Response, next: NextFunction): void {
     res.setHeader('Cache-Control', 'no-store');
@@ -41,14 +40,15 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
         algorithms: meta.id_token_signing_alg_values_supported,
       });
       // Only now, with the signature checked, may the token take a place in the replay memory.
-      claim = await replay.claim(claims.jti, claims.acceptableUntil);
+      claim = await ctx.backend.claim(`jti:${claims.jti}`, Math.max(1000, claims.acceptableUntil * 1000 - Date.now()));
       if (!claim) throw invalid('logout_token was already used (jti replayed)');
     } catch (err) {
       if (isAuthError(err) && err.code === ErrorCodes.LOGOUT_TOKEN_INVALID) refuse(res, err);
       else next(err);
       return;
     }
-    const query = claims.sid !== undefined ? { sid: claims.sid } : { sub: claims.sub as string };
+    // Both when the token has both: an IdP whose ID tokens carried no sid still ends that user's sessions.
+    const query = { sid: claims.sid, sub: claims.sub };
     let sessions: number;
     try {
       sessions = await destroyMatchingSessions(ctx, query);

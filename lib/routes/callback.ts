@@ -5,10 +5,13 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { STRATEGY, type OidcContext } from '../context.js';
+import { endSessionById } from '../session/end-session.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { fire } from '../events.js';
 import type { LoginResult } from '../oidc/strategy.js';
-import { keepTransactions, pendingTransactions, randomToken } from '../oidc/transactions.js';
+import { attachResponse, randomToken } from '../oidc/pending-login.js';
+import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
+import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
 
 export function createCallbackRoute(ctx: OidcContext) {
@@ -20,6 +23,7 @@ export function createCallbackRoute(ctx: OidcContext) {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
+    attachResponse(req, res);
     // Without a code (or an error) passport-openidconnect would treat the request as the start of a new login.
     const given = (v: unknown): boolean => typeof v === 'string' && v !== '';
     if (!given(req.query.code) && !given(req.query.error)) {
@@ -54,41 +58,34 @@ export function createCallbackRoute(ctx: OidcContext) {
 async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
   const previous = req.session.oidc;
   const previousId = req.sessionID;
-  // Logins still pending in other tabs of this browser must survive the regeneration, or they would fail.
-  const pending = pendingTransactions(req);
   // passport 0.7 regenerates the session here: new id, old one destroyed in the store.
   await new Promise<void>((resolve, reject) => req.logIn(result.user, (err) => (err ? reject(err) : resolve())));
-  if (pending) keepTransactions(req, pending);
   if (previous) {
     // A sign-in over another session: nothing of it may remain (tokens, index entries, cached JWT).
-    await ctx.tokens.destroy(previousId).catch(() => undefined);
-    await ctx.index.remove(previousId, previous.sub, previous.sid).catch(() => undefined);
-    ctx.jwt.forget(previous.jsid);
+    await endSessionById(ctx, previousId, previous, false).catch(() => undefined);
   }
   const now = Date.now();
   const { tokens, idClaims } = result;
+  const sid = typeof idClaims.sid === 'string' ? idClaims.sid : undefined;
+  const state: OidcSessionState = { created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16), ...(sid !== undefined ? { sid } : {}) };
+  const expiresAt = sessionDeadline(state, ctx.config) + RECORD_SLACK_MS;
   const record: TokenRecord = {
     v: 1,
-    sub: idClaims.sub,
-    ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
     accessToken: tokens.access_token,
     accessTokenIssued: now,
-    accessTokenExpires: tokens.expires_in !== undefined ? now + tokens.expires_in * 1000 : undefined,
+    accessTokenExpires: accessTokenExpiry(tokens.expires_in, tokens.access_token, now, ctx.config.defaultExpiresIn),
     refreshToken: tokens.refresh_token,
     idToken: tokens.id_token,
     idTokenExpires: typeof idClaims.exp === 'number' ? idClaims.exp * 1000 : undefined,
-    scope: tokens.scope,
   };
-  await ctx.tokens.write(req.sessionID, record);
-  req.session.oidc = {
-    created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16),
-    ...(typeof idClaims.sid === 'string' ? { sid: idClaims.sid } : {}),
-  };
-  await ctx.index.add(req.sessionID, idClaims.sub, typeof idClaims.sid === 'string' ? idClaims.sid : undefined);
+  // Tokens first: a blob is admitted only while its tokens exist.
+  await ctx.tokens.write(req.sessionID, record, null, expiresAt);
+  await ctx.index.add(req.sessionID, state, expiresAt - now);
+  req.session.oidc = state;
   // Saved before the redirect: express-session would otherwise save while the 302's headers are already out,
   // and a browser following them at once could arrive before the session exists.
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-  fire(ctx.config.events.signIn, { req, sub: idClaims.sub, sid: idClaims.sid as string | undefined, user: result.user }, 'signIn');
+  fire(ctx.config.events.signIn, { req, sub: idClaims.sub, sid, user: result.user }, 'signIn');
   res.redirect(302, result.returnTo);
 }
 

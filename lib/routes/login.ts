@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { warnOnce } from '../config.js';
 import { STRATEGY, type OidcContext } from '../context.js';
-import { randomToken } from '../oidc/transactions.js';
+import { attachResponse, randomToken } from '../oidc/pending-login.js';
 import { safeReturnTo } from '../return-to.js';
 
 export function createLoginRoute(ctx: OidcContext) {
@@ -23,6 +23,7 @@ export function createLoginRoute(ctx: OidcContext) {
     const verifier = randomToken(32);
     const codeChallenge = createHash('sha256').update(verifier).digest('base64url');
     res.setHeader('Cache-Control', 'no-store');
+    attachResponse(req, res);
     ctx.passport.authenticate(STRATEGY, { state: { returnTo, verifier }, codeChallenge } as never)(req, res, next);
   };
 }

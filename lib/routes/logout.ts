@@ -2,13 +2,14 @@
  * POST {basePath}/logout: same-origin only (a plain <form method="post"> works, a cross-site page cannot log
  * anyone out). The local session is destroyed first — logout notifications to the IdP are unreliable — then
  * the browser goes to the IdP's end_session_endpoint (RP-initiated logout) or to postLogoutRedirect.
+ * GET {basePath}/logged-out: where the IdP sends the browser back; a clean redirect to postLogoutRedirect.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { OidcContext } from '../context.js';
-import { endOwnSession } from '../end-session.js';
+import { endOwnSession } from '../session/end-session.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { fire } from '../events.js';
-import { randomToken } from '../oidc/transactions.js';
 import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
 
@@ -29,7 +30,6 @@ export function createLogoutRoute(ctx: OidcContext) {
       const ended = await endOwnSession(ctx, req);
       res.clearCookie(config.cookieName, { path: '/', httpOnly: true, secure: config.secure, sameSite: config.sameSite });
       if (ended.sub) fire(config.events.signOut, { req, sub: ended.sub, sid: ended.sid }, 'signOut');
-      const target = config.baseURL + config.postLogoutRedirect;
       const endpoint = config.idpLogout ? await endSessionEndpoint(ctx) : undefined;
       if (!endpoint || !ended.sub) {
         // Local logout may honour a same-origin returnTo; the IdP only returns to the registered page.
@@ -39,14 +39,50 @@ export function createLogoutRoute(ctx: OidcContext) {
       const url = new URL(endpoint);
       url.searchParams.set('client_id', config.clientId);
       if (ended.idToken) url.searchParams.set('id_token_hint', ended.idToken);
-      url.searchParams.set('post_logout_redirect_uri', target);
-      // The landing page is fixed, so a foreign or missing state on the way back can only reach it.
-      url.searchParams.set('state', randomToken(16));
+      // Our own landing route, not the app's page: it exists whatever routes the app has, and it drops whatever
+      // query the IdP appends. No state: nothing on the way back is checked, so it would only end up in the URL.
+      url.searchParams.set('post_logout_redirect_uri', loggedOutURL(config));
       res.redirect(303, url.href);
     } catch (err) {
       next(err);
     }
   };
+}
+
+/** The post_logout_redirect_uri to register at the IdP. */
+export function loggedOutURL(config: OidcContext['config']): string {
+  return `${config.baseURL}${config.basePath}/logged-out`;
+}
+
+/**
+ * GET {basePath}/logged-out: checks nothing and redirects (303, no query) to postLogoutRedirect. When
+ * postLogoutRedirect is this route itself, it answers a small "You are signed out" page instead, for apps
+ * that have no page of their own for it.
+ */
+export function createLoggedOutRoute(ctx: OidcContext) {
+  const { config } = ctx;
+  const self = `${config.basePath}/logged-out`;
+  const showsPage = config.postLogoutRedirect.split(/[?#]/)[0] === self;
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Signed out</title></head><body><h1>You are signed out</h1>
+<p><a href="${escapeHtml(`${config.basePath}/login`)}">Sign in again</a></p></body></html>`;
+  return function loggedOut(req: IncomingMessage, res: ServerResponse): void {
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' };
+    if (!showsPage || (req.url ?? '').includes('?')) {
+      res.writeHead(303, { ...headers, Location: showsPage ? config.baseURL + self : config.baseURL + config.postLogoutRedirect }).end();
+      return;
+    }
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+      'X-Content-Type-Options': 'nosniff',
+    }).end(req.method === 'HEAD' ? undefined : page);
+  };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 async function endSessionEndpoint(ctx: OidcContext): Promise<string | undefined> {

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { isSameOrigin } from '../same-origin.js';
-import { forgetServerSession, getServerSession, refreshServerSession, toPublicSession } from '../server-session.js';
+import { forgetServerSession, getServerSession, refreshServerSession, toPublicSession } from '../session/server-session.js';
 
 export const CSRF_HEADER = 'x-oidc-session';
 

@@ -1,47 +1,68 @@
 /**
- * The default store: in-process, but unlike express-session's MemoryStore it forgets expired sessions
- * (a sweep every minute, plus a check on read) and caps its size, so it cannot grow without bound.
+ * The default session store: in-process, but unlike express-session's MemoryStore it forgets expired
+ * sessions (a sweep every minute, plus a check on read) and is capped by entries and by bytes. Signed-in
+ * sessions and anonymous ones are kept apart: anonymous data is evicted first and can never push a
+ * signed-in session out, so no amount of anonymous traffic signs anyone out.
  * Entries are kept as JSON so every `get` hands express-session a private copy to mutate.
  */
 import session, { type SessionData } from 'express-session';
+import { debug } from '../events.js';
 
 type Callback<T = unknown> = (err?: unknown, value?: T) => void;
 
 export interface MemoryStoreOptions {
   /** Seconds a session lives after its last save. @default 86400 */
   ttl?: number | ((sess: SessionData) => number);
-  /** Entries kept at most; the oldest are dropped first. @default 1_000_000 */
+  /**
+   * Sessions kept at most. When full, the oldest anonymous session goes first; a signed-in session only ever
+   * makes room for another signed-in one. @default 1_000_000
+   * @example new PruningMemoryStore({ max: 50_000 })
+   */
   max?: number;
+  /** Bytes of session JSON kept at most (approximate), with the same eviction order. @default 512 MiB */
+  maxBytes?: number;
   /** Sweep interval in ms. @default 60000 */
   sweepInterval?: number;
 }
 
-/** A session is kept as JSON (express-session mutates what `get` returns); a record of ours as a frozen object. */
-interface Entry { json?: string; value?: unknown; expires: number }
+interface Entry { json: string; expires: number }
+
+/** Per-entry overhead counted against `maxBytes` besides the JSON itself (Map slot, entry object, key). */
+const ENTRY_OVERHEAD = 120;
 
 export class PruningMemoryStore extends session.Store {
-  private readonly entries = new Map<string, Entry>();
+  private readonly members = new Map<string, Entry>();
+  private readonly anonymous = new Map<string, Entry>();
+  private bytes = 0;
   private readonly ttl: number | ((sess: SessionData) => number);
   private readonly max: number;
+  private readonly maxBytes: number;
   private readonly timer: NodeJS.Timeout;
+
+  /**
+   * Set by the memory backend: asked before a signed-in blob is written (false: its session has ended, so it
+   * is not written), and told the blob's new expiry so the session's records live as long.
+   */
+  admit?: (sid: string, sess: SessionData, expires: number) => boolean;
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
     this.ttl = options.ttl ?? 86400;
     this.max = options.max ?? 1_000_000;
+    this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
     this.timer = setInterval(() => this.prune(), options.sweepInterval ?? 60_000);
     // A sweep timer must not keep a process alive on its own.
     this.timer.unref();
   }
 
   override get(sid: string, cb: Callback<SessionData | null>): void {
-    const entry = this.entries.get(sid);
+    const map = this.members.has(sid) ? this.members : this.anonymous;
+    const entry = map.get(sid);
     if (!entry) return cb(null, null);
     if (entry.expires <= Date.now()) {
-      this.entries.delete(sid);
+      this.drop(map, sid, entry);
       return cb(null, null);
     }
-    if (entry.json === undefined) return cb(null, entry.value as SessionData);
     let value: SessionData;
     try {
       value = JSON.parse(entry.json) as SessionData;
@@ -53,66 +74,46 @@ export class PruningMemoryStore extends session.Store {
 
   override set(sid: string, sess: SessionData, cb?: Callback): void {
     const ttl = typeof this.ttl === 'function' ? this.ttl(sess) : this.ttl;
-    if (!(ttl > 0)) {
-      this.entries.delete(sid);
-    } else {
-      // Re-insert so Map order stays roughly oldest-first for the size cap.
-      this.entries.delete(sid);
-      this.entries.set(sid, { json: JSON.stringify(sess), expires: Date.now() + ttl * 1000 });
-      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+    this.remove(sid);
+    if (!(ttl > 0)) return cb?.();
+    const expires = Date.now() + ttl * 1000;
+    const member = (sess as { oidc?: unknown }).oidc !== undefined;
+    if (member && this.admit && !this.admit(sid, sess, expires)) return cb?.();
+    const entry: Entry = { json: JSON.stringify(sess), expires };
+    if (!this.makeRoom(entry, member)) {
+      debug('memory store full: anonymous session not stored');
+      return cb?.();
     }
+    (member ? this.members : this.anonymous).set(sid, entry);
+    this.bytes += size(entry);
     cb?.();
   }
 
   override destroy(sid: string, cb?: Callback): void {
-    this.entries.delete(sid);
+    this.remove(sid);
     cb?.();
   }
 
   override length(cb: Callback<number>): void {
-    cb(null, this.entries.size);
+    cb(null, this.members.size + this.anonymous.size);
   }
 
   override clear(cb?: Callback): void {
-    this.entries.clear();
+    this.members.clear();
+    this.anonymous.clear();
+    this.bytes = 0;
     cb?.();
-  }
-
-  /**
-   * In-process records (token records): kept as the (frozen) object itself, neither serialised nor copied, so
-   * the token strings are held once and a read costs a Map lookup.
-   */
-  getRecord<T>(key: string): T | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expires <= Date.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value as T;
-  }
-
-  setRecord(key: string, value: unknown, ttlMs: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: Date.now() + ttlMs });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
-  }
-
-  /** Live records whose key starts with `prefix`, for the rare lookups that replace an index (logout everywhere). */
-  *records<T>(prefix: string): Generator<[string, T]> {
-    const now = Date.now();
-    for (const [key, entry] of this.entries) {
-      if (entry.json === undefined && entry.expires > now && key.startsWith(prefix)) yield [key, entry.value as T];
-    }
   }
 
   /** Drops every expired entry; returns how many were dropped. */
   prune(now = Date.now()): number {
     let dropped = 0;
-    for (const [sid, entry] of this.entries) {
-      if (entry.expires <= now) {
-        this.entries.delete(sid);
-        dropped++;
+    for (const map of [this.members, this.anonymous]) {
+      for (const [sid, entry] of map) {
+        if (entry.expires <= now) {
+          this.drop(map, sid, entry);
+          dropped++;
+        }
       }
     }
     return dropped;
@@ -122,4 +123,32 @@ export class PruningMemoryStore extends session.Store {
   close(): void {
     clearInterval(this.timer);
   }
+
+  /** Evicts oldest-first (Map order is insertion order): anonymous entries, then — for a member only — members. */
+  private makeRoom(entry: Entry, member: boolean): boolean {
+    const full = () => this.members.size + this.anonymous.size >= this.max || this.bytes + size(entry) > this.maxBytes;
+    while (full()) {
+      const victims = this.anonymous.size > 0 ? this.anonymous : member ? this.members : undefined;
+      if (!victims || victims.size === 0) return !full();
+      const [sid, oldest] = victims.entries().next().value as [string, Entry];
+      this.drop(victims, sid, oldest);
+    }
+    return true;
+  }
+
+  private remove(sid: string): void {
+    for (const map of [this.members, this.anonymous]) {
+      const entry = map.get(sid);
+      if (entry) this.drop(map, sid, entry);
+    }
+  }
+
+  private drop(map: Map<string, Entry>, sid: string, entry: Entry): void {
+    map.delete(sid);
+    this.bytes -= size(entry);
+  }
+}
+
+function size(entry: Entry): number {
+  return entry.json.length + ENTRY_OVERHEAD;
 }

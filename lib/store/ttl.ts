@@ -17,6 +17,14 @@ export interface OidcSessionState {
   jsid: string;
 }
 
+/** The index sets a signed-in session belongs to: its user's and, when the IdP named one, its IdP session's. */
+export function indexSetsOf(state: Pick<OidcSessionState, 'sub' | 'sid'>): string[] {
+  return state.sid !== undefined ? [`sub:${state.sub}`, `sid:${state.sid}`] : [`sub:${state.sub}`];
+}
+
+/** Records outlive the session's own deadline by this much, so a session read at its last moment finds them. */
+export const RECORD_SLACK_MS = 60_000;
+
 /** Minimum time between two writes of `seen`: idle tracking precise to a minute without a write per request. */
 export function seenEvery(config: Pick<Config, 'idleTimeout'>): number {
   return Math.min(60_000, (config.idleTimeout * 1000) / 10);

@@ -1,38 +1,59 @@
 /**
- * Single-flight refresh: one in-process promise per session id, and a lock shared through Redis so that
- * across every instance one refresh grant runs while the others wait and read its result from the store.
- * With rotation, a refresh token sent twice makes the IdP revoke the whole grant; this module exists so
- * that never happens.
+ * Single-flight refresh: one in-process promise per session id, and a lock shared through the backend so
+ * that across every instance one refresh grant runs while the others wait and read its result. With
+ * rotation, a refresh token sent twice makes the IdP revoke the whole grant; this module exists so that
+ * never happens. Its result is written by compare-and-set against the record it read: a session that
+ * ended while the grant was in flight stays ended.
  */
 import type { Request } from 'express';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug, fire } from '../events.js';
 import type { Discovery } from '../oidc/discovery.js';
-import { verifyIdToken } from '../oidc/id-token.js';
+import { idTokenPolicy, verifyIdToken } from '../oidc/id-token.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
-import { backoffDelay, inBackoff, refreshDue } from './expiry.js';
-import type { RefreshLock } from './refresh-lock.js';
-import type { TokenRecord, TokenStore } from './token-store.js';
+import type { RefreshLock, TokenRecord } from '../store/backend.js';
+import { accessTokenExpiry, backoffDelay, inBackoff, refreshDue } from './expiry.js';
+import type { TokenStore } from './token-store.js';
 
-export interface RefreshSubject { sessionId: string; sub: string; sid?: string; req?: Request }
+export interface RefreshSubject {
+  sessionId: string;
+  sub: string;
+  sid?: string;
+  req?: Request;
+  /** Until when the session's records must live (its deadline plus slack), ms. */
+  expiresAt: number;
+}
 
 const POLL_MS = 40;
+/** While sessions back off, one of them per process may try this often anyway: it finds out that the IdP is back. */
+const PROBE_MS = 2000;
+/** A forced refresh (`POST /session {refresh:true}`) runs at most this often per session. */
+export const FORCE_MIN_INTERVAL_MS = 10_000;
 
 export class Refresher {
   private readonly inflight = new Map<string, Promise<TokenRecord | null>>();
+  /** When this process last saw the IdP answer a grant: failures before it no longer hold anyone back. */
+  private healthySince = 0;
+  private lastProbe = 0;
 
   constructor(private readonly config: Config, private readonly discovery: Discovery,
     private readonly tokens: TokenStore, private readonly lock: RefreshLock) {}
 
   /** Returns `record`, or a refreshed one when the access token is (nearly) expired. */
   ensureFresh(subject: RefreshSubject, record: TokenRecord): Promise<TokenRecord | null> | TokenRecord {
-    if (inBackoff(record) || !refreshDue(record, this.config.leeway)) return record;
+    if (!refreshDue(record, this.config.leeway)) return record;
+    if (inBackoff(record, this.healthySince)) {
+      const now = Date.now();
+      if (now - this.lastProbe < PROBE_MS) return record;
+      this.lastProbe = now;
+    }
     return this.run(subject, record, false);
   }
 
-  /** Refreshes now (POST {basePath}/session `{ refresh: true }`), still once per session at a time. */
-  force(subject: RefreshSubject, record: TokenRecord): Promise<TokenRecord | null> {
+  /** Refreshes now, still once per session at a time, and at most once per FORCE_MIN_INTERVAL_MS. */
+  force(subject: RefreshSubject, record: TokenRecord): Promise<TokenRecord | null> | TokenRecord {
+    if (Date.now() - (record.accessTokenIssued ?? 0) < FORCE_MIN_INTERVAL_MS) return record;
     return this.run(subject, record, true);
   }
 
@@ -53,9 +74,12 @@ export class Refresher {
       if (token) {
         try {
           // Authoritative re-read: another instance may have refreshed while we waited for the lock.
-          const current = this.lock.shared ? await this.tokens.read(sessionId) : await this.tokens.get(sessionId);
+          let current = this.lock.shared ? await this.tokens.read(sessionId) : await this.tokens.get(sessionId);
+          if (!current) return null;
+          if (current.v < seen.v) current = await this.restore(subject, current, seen);
           if (!current || current.v > seen.v || !current.refreshToken) return current;
-          if (!force && (inBackoff(current) || !refreshDue(current, this.config.leeway))) return current;
+          if (force ? Date.now() - (current.accessTokenIssued ?? 0) < FORCE_MIN_INTERVAL_MS
+            : !refreshDue(current, this.config.leeway)) return current;
           return await this.grant(subject, current);
         } finally {
           this.lock.release(sessionId, token).catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
@@ -70,52 +94,61 @@ export class Refresher {
     }
   }
 
-  private async grant(subject: RefreshSubject, current: TokenRecord): Promise<TokenRecord> {
+  /**
+   * The store handed back an older record than this process holds: it went back in time (a Redis restarted
+   * from an older snapshot). Its refresh token may already be rotated at the IdP, and sending it would revoke
+   * the grant; the newer record wins and is written back.
+   */
+  private async restore(subject: RefreshSubject, stored: TokenRecord, known: TokenRecord): Promise<TokenRecord | null> {
+    debug('token record of a session is older in the store (v%d) than in this process (v%d): writing it back', stored.v, known.v);
+    if (await this.tokens.write(subject.sessionId, known, stored.v, subject.expiresAt)) return known;
+    return this.tokens.read(subject.sessionId);
+  }
+
+  private async grant(subject: RefreshSubject, current: TokenRecord): Promise<TokenRecord | null> {
     const { config } = this;
     const info = { req: subject.req, sub: subject.sub, sid: subject.sid };
     let next: TokenRecord;
     try {
       const meta = await this.discovery.get();
-      debug('refresh grant for session of %s', subject.sub);
+      debug('refresh grant for a session of %s', subject.sub);
       const t = await tokenRequest(config, meta.token_endpoint, { grant_type: 'refresh_token', refresh_token: current.refreshToken! }, 'refresh');
       let { idToken, idTokenExpires } = current;
       if (t.id_token) {
-        const claims = await verifyIdToken(t.id_token, await this.discovery.jwks(), {
-          issuer: config.issuer, clientId: config.clientId, sub: subject.sub,
-          algorithms: meta.id_token_signing_alg_values_supported,
-        });
+        const claims = await verifyIdToken(t.id_token, await this.discovery.jwks(), { ...idTokenPolicy(config, meta), sub: subject.sub });
         idToken = t.id_token;
         idTokenExpires = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
       }
       const now = Date.now();
+      this.healthySince = now;
       next = {
         v: current.v + 1,
-        sub: current.sub,
-        sid: current.sid,
         accessToken: t.access_token,
         accessTokenIssued: now,
-        accessTokenExpires: t.expires_in !== undefined ? now + t.expires_in * 1000 : undefined,
+        accessTokenExpires: accessTokenExpiry(t.expires_in, t.access_token, now, config.defaultExpiresIn),
         // No new refresh token means the old one stays valid (RFC 6749 §6).
         refreshToken: t.refresh_token ?? current.refreshToken,
         idToken,
         idTokenExpires,
-        scope: t.scope ?? current.scope,
       };
-      await this.save(subject.sessionId, next);
+      if (!(await this.save(subject, next, current.v))) return this.tokens.read(subject.sessionId);
       fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
       return next;
     } catch (err) {
       if (!isAuthError(err)) throw err;
-      const terminal = err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.ID_TOKEN_INVALID
-        || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED;
+      const badIdToken = err.code === ErrorCodes.ID_TOKEN_INVALID;
+      const terminal = badIdToken || err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED;
+      const now = Date.now();
       if (terminal) {
         // Dead refresh token (or an ID token for someone else): drop the credentials, keep the ID token for logout.
-        next = { v: current.v + 1, sub: current.sub, sid: current.sid, idToken: current.idToken, idTokenExpires: current.idTokenExpires, error: 'RefreshAccessTokenError' };
+        next = { v: current.v + 1, idToken: current.idToken, idTokenExpires: current.idTokenExpires, error: badIdToken ? 'IdTokenError' : 'RefreshAccessTokenError' };
       } else {
+        // A failure counts as this process's latest look at the IdP: the next probe waits its turn.
+        this.lastProbe = now;
         const attempts = (current.attempts ?? 0) + 1;
-        next = { ...current, v: current.v + 1, error: 'RefreshAccessTokenUnavailable', attempts, retryAt: Date.now() + backoffDelay(attempts) };
+        next = { ...current, v: current.v + 1, error: 'RefreshAccessTokenUnavailable', attempts, failedAt: now, retryAt: now + backoffDelay(attempts) };
       }
-      await this.save(subject.sessionId, next);
+      if (!(await this.save(subject, next, current.v))) return this.tokens.read(subject.sessionId);
       fire(config.events.refreshError, { ...info, error: next.error!, cause: err }, 'refreshError');
       // Without a usable refresh token the session cannot outlive its access token: for the app it has expired.
       if (terminal) fire(config.events.sessionExpired, { ...info, reason: 'refresh' }, 'sessionExpired');
@@ -123,12 +156,13 @@ export class Refresher {
     }
   }
 
-  private async save(sessionId: string, record: TokenRecord): Promise<void> {
+  /** Compare-and-set against the version read under the lock; false when the session ended meanwhile. */
+  private async save(subject: RefreshSubject, record: TokenRecord, expected: number): Promise<boolean> {
     try {
-      await this.tokens.write(sessionId, record);
+      return await this.tokens.write(subject.sessionId, record, expected, subject.expiresAt);
     } catch {
       // Once more: losing a rotated refresh token logs the user out at the next refresh.
-      await this.tokens.write(sessionId, record);
+      return this.tokens.write(subject.sessionId, record, expected, subject.expiresAt);
     }
   }
 }

@@ -15,6 +15,12 @@ export interface StartProviderOptions {
   postLogoutRedirectUris?: string[];
   /** registers backchannel_logout_uri (with backchannel_logout_session_required) */
   backchannelLogoutUri?: string;
+  /**
+   * extra client metadata. `userinfo_signed_response_alg` also turns on signed UserInfo (features.jwtUserinfo),
+   * and an HS* `id_token_signed_response_alg` is added to the provider's enabled ID token algorithms.
+   * @example { userinfo_signed_response_alg: 'RS256' } or { id_token_signed_response_alg: 'HS256' }
+   */
+  clientMetadata?: Record<string, unknown>;
   /** seconds, default 2 */
   accessTokenTtl?: number;
   /** seconds, default 3600 */
@@ -40,7 +46,10 @@ export interface TestProvider {
   provider: Provider;
   clientId: string;
   clientSecret: string;
-  /** registers a redirect URI and post-logout redirect URI at runtime */
+  /**
+   * registers a redirect URI and post-logout redirect URI at runtime; a `…/callback` URI also registers its
+   * sibling `…/logged-out`, the middleware's post_logout_redirect_uri
+   */
   allowRedirect(uri: string): void;
   /** sets (or with undefined removes) the client's backchannel_logout_uri at runtime */
   setBackchannelLogoutUri(uri: string | undefined): void;
@@ -87,7 +96,8 @@ let providerModule: Promise<typeof ProviderType> | undefined;
 // - "Unsupported runtime" on Node 20, which this project supports on purpose;
 // - "failed to setup SSRF protection": it cannot find undici's dispatcher inside jest's VM
 //   context, and this helper turns that protection off anyway (see `fetch` below).
-const IGNORED_WARNINGS = ['oidc-provider WARNING: Unsupported runtime', 'oidc-provider WARNING: failed to setup SSRF protection'];
+// The test Redis runs without AOF on purpose (fast, throwaway); the warning is for production Redis.
+const IGNORED_WARNINGS = ['oidc-provider WARNING: Unsupported runtime', 'oidc-provider WARNING: failed to setup SSRF protection', 'Redis has no AOF'];
 
 function loadProvider() {
   providerModule ??= (() => {
@@ -209,7 +219,9 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     ...(opts.backchannelLogoutUri
       ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),
+    ...opts.clientMetadata,
   };
+  const hmacIdTokens = /^HS/.test(String(opts.clientMetadata?.id_token_signed_response_alg ?? ''));
   const clientKey = `Client:${clientId}`;
   const writeClient = () => {
     store.entries.set(clientKey, { payload: structuredClone(clientMetadata), expiresAt: Infinity });
@@ -251,11 +263,18 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     },
     rotateRefreshToken: opts.rotateRefreshToken ?? true,
     // The default issues a refresh token only for the offline_access scope, which the provider
-    // drops unless the request also says prompt=consent. Real IdPs differ here; the tests need
-    // a refresh token for every login of a client allowed to use the refresh_token grant.
+    // drops unless the request also says prompt=consent — and the middleware no longer sends that.
+    // Like Okta, Entra ID or Auth0, which honour offline_access alone, this provider gives what
+    // offline_access stands for to every login of a client allowed the refresh_token grant: a
+    // refresh token, and a grant that does not end with the provider's own session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    ...(hmacIdTokens
+      ? { enabledJWA: { idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA', String(opts.clientMetadata!.id_token_signed_response_alg)] as never } }
+      : {}),
     features: {
       devInteractions: { enabled: false },
+      jwtUserinfo: { enabled: opts.clientMetadata?.userinfo_signed_response_alg !== undefined },
       revocation: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
@@ -420,10 +439,13 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     events,
     allowRedirect(uri) {
       const redirects = clientMetadata.redirect_uris as string[];
-      const postLogout = clientMetadata.post_logout_redirect_uris as string[];
+      const postLogout = [...clientMetadata.post_logout_redirect_uris as string[]];
+      for (const u of [uri, ...(uri.endsWith('/callback') ? [uri.replace(/\/callback$/, '/logged-out')] : [])]) {
+        if (!postLogout.includes(u)) postLogout.push(u);
+      }
       updateClient({
         redirect_uris: redirects.includes(uri) ? redirects : [...redirects, uri],
-        post_logout_redirect_uris: postLogout.includes(uri) ? postLogout : [...postLogout, uri],
+        post_logout_redirect_uris: postLogout,
       });
     },
     setBackchannelLogoutUri(uri) {

@@ -67,7 +67,8 @@ async function signIn(target: { url: string }, account: string): Promise<CookieJ
 }
 
 function stored(target: TestApp, key: string): Promise<unknown> {
-  return target.router.context.stores.store.getAsync(key);
+  // Token records live in the backend, not in the session store.
+  return key.startsWith('tok:') ? target.router.context.tokens.read(key.slice(4)) : target.router.context.store.getAsync(key);
 }
 
 beforeAll(async () => {

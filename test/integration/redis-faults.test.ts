@@ -4,7 +4,7 @@
 // without restarting the app.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createClient } from 'redis';
-import { REDIS_QUEUE_MAX } from '../../lib/store/select-store.js';
+import { REDIS_QUEUE_MAX } from '../../lib/store/select-backend.js';
 import { getServerSession } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
@@ -117,7 +117,7 @@ async function recovered(ms: number): Promise<number> {
 }
 
 function appClient(): { isReady?: boolean } {
-  return app.router.context.stores.redis as unknown as { isReady?: boolean };
+  return app.router.context.backend.redis as unknown as { isReady?: boolean };
 }
 
 async function until(check: () => boolean, ms: number): Promise<void> {

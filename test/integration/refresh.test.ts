@@ -3,6 +3,8 @@
 // provider itself is the oracle for "exactly once".
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
+import { restoreClock, shiftClock } from '../helpers/clock.js';
+import { FORCE_MIN_INTERVAL_MS } from '../../lib/tokens/refresh.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
@@ -140,9 +142,17 @@ describe('automatic refresh', () => {
     expect(session.error).toBe('RefreshAccessTokenError');
   });
 
-  it('POST /auth/session { refresh: true } forces one refresh', async () => {
+  it('POST /auth/session { refresh: true } forces one refresh, then at most one per 10 s (within it: the current session)', async () => {
     const jar = await signIn();
     const first = await tokens(jar);
+    // Right after sign-in the tokens are fresh: a burst of forced refreshes sends no grant at all.
+    const burst = { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' };
+    op.resetCounts();
+    const early = await Promise.all(Array.from({ length: 30 }, () =>
+      request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' })));
+    expect(early.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(op.count('refresh_token.consumed')).toBe(0);
+    shiftClock(Date.now() + FORCE_MIN_INTERVAL_MS + 1000);
     op.resetCounts();
     const headers = { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' };
     const [a, b] = await Promise.all([
@@ -156,6 +166,13 @@ describe('automatic refresh', () => {
     const after = await tokens(jar);
     expect(after.accessToken).not.toBe(first.accessToken);
     expect(after.error).toBeUndefined();
+    // Within the interval again: 30 more forced refreshes answer the current session, no grant.
+    op.resetCounts();
+    const again = await Promise.all(Array.from({ length: 30 }, () =>
+      request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' })));
+    expect(again.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(op.count('refresh_token.consumed')).toBe(0);
+    restoreClock();
   });
 
   it('POST /auth/session { data } goes through callbacks.session and is stored', async () => {

@@ -1,5 +1,6 @@
 // Idle and absolute timeouts, enforced on the server with a shifted clock (Date only; timers stay real).
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { shiftClock } from '../helpers/clock.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
@@ -26,10 +27,6 @@ afterEach(() => {
 });
 
 const t0 = () => Date.now();
-function shiftClock(to: number): void {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'hrtime'] });
-  jest.setSystemTime(to);
-}
 
 async function session(jar: CookieJar, headers: Record<string, string> = {}): Promise<{ expires: number } | null> {
   const res = await request(`${app.url}/auth/session`, { jar, headers });
@@ -48,12 +45,12 @@ describe('timeouts', () => {
     const jar = await signIn();
     const start = t0();
     const sid = decodeURIComponent(jar.get('oidc.sid')!).slice(2).split('.')[0];
-    expect(await app.router.context.stores.store.getAsync(sid)).not.toBeNull();
+    expect(await app.router.context.store.getAsync(sid)).not.toBeNull();
     shiftClock(start + 61_000);
     expect(await session(jar)).toBeNull();
     expect(expired).toEqual(['alice:idle']);
-    expect(await app.router.context.stores.store.getAsync(sid)).toBeNull();
-    expect(await app.router.context.stores.store.getAsync(`tok:${sid}`)).toBeNull();
+    expect(await app.router.context.store.getAsync(sid)).toBeNull();
+    expect(await app.router.context.tokens.read(sid)).toBeNull();
   });
 
   it('activity extends the idle deadline; a peek (X-Session-Peek: 1) does not', async () => {

@@ -39,7 +39,8 @@ function changeClaims(changes: Record<string, unknown>): (idToken: string) => Re
 }
 
 function storedKey(key: string): Promise<unknown> {
-  return app.router.context.stores.store.getAsync(key);
+  // Token records live in the backend, not in the session store.
+  return key.startsWith('tok:') ? app.router.context.tokens.read(key.slice(4)) : app.router.context.store.getAsync(key);
 }
 
 /** Runs a login whose token response carries `forged`; returns the app's answer to the callback. */

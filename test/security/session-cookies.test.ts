@@ -39,7 +39,8 @@ afterAll(async () => {
 });
 
 function stored(key: string): Promise<unknown> {
-  return app.router.context.stores.store.getAsync(key);
+  // Token records live in the backend, not in the session store.
+  return key.startsWith('tok:') ? app.router.context.tokens.read(key.slice(4)) : app.router.context.store.getAsync(key);
 }
 
 /** express-session's cookie value for a session id: `s:` + id + `.` + base64 HMAC-SHA256 without padding. */
@@ -103,10 +104,19 @@ describe('18: cookie attributes', () => {
     callback.protocol = 'http:';
     const done = await request(callback, { jar, headers: XFP });
     expect(done.status).toBe(302);
-    const lines = [...start.headers.getSetCookie(), ...done.headers.getSetCookie()];
-    expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) {
-      const { name, attrs } = attributes(line);
+    const all = [...start.headers.getSetCookie(), ...done.headers.getSetCookie()].map(attributes);
+    // The pending login: its own short-lived cookie, scoped to basePath (so __Secure-, as __Host- needs Path=/).
+    const pending = all.filter((c) => c.name.startsWith('__Secure-oidc.sid.tx.'));
+    expect(pending.map((c) => Number(c.attrs.get('max-age')))).toEqual([600, 0]); // set at login, cleared at the callback
+    for (const { attrs } of pending) {
+      expect(attrs.has('secure')).toBe(true);
+      expect(attrs.has('httponly')).toBe(true);
+      expect(attrs.get('path')).toBe('/auth');
+      expect(attrs.get('samesite')?.toLowerCase()).toBe('lax');
+    }
+    const lines = all.filter((c) => !pending.includes(c));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    for (const { name, attrs } of lines) {
       expect(name).toBe('__Host-oidc.sid');
       expect(attrs.has('secure')).toBe(true);
       expect(attrs.has('httponly')).toBe(true);
@@ -128,7 +138,7 @@ describe('18: cookie attributes', () => {
   });
 
   it('18: http (local development): HttpOnly, Path=/, no Domain, explicit SameSite=Lax', async () => {
-    const res = await request(`${app.url}/auth/login`, { jar: new CookieJar() });
+    const res = await request(`${app.url}/api/visit`, { jar: new CookieJar() });
     const [cookie] = res.headers.getSetCookie().map(attributes);
     expect(cookie?.name).toBe('oidc.sid');
     expect(cookie?.attrs.has('httponly')).toBe(true);
@@ -141,9 +151,12 @@ describe('18: cookie attributes', () => {
 describe('session fixation and tampering (19–22)', () => {
   it('19: login over an anonymous session → new session id; the old one is gone from Redis', async () => {
     const jar = new CookieJar();
+    // GET /login alone stores nothing; an app route makes the anonymous session.
     await (await request(`${app.url}/auth/login`, { jar })).body?.cancel();
+    expect(jar.get('oidc.sid')).toBeUndefined();
+    await (await request(`${app.url}/api/visit`, { jar })).body?.cancel();
     const anonymous = sessionIdOf(jar);
-    expect(await stored(anonymous)).not.toBeNull(); // the pending login transaction lives there
+    expect(await stored(anonymous)).not.toBeNull();
     expect((await login(app.url, { jar })).status).toBe(302);
     const signedIn = sessionIdOf(jar);
     expect(signedIn).not.toBe(anonymous);
@@ -180,8 +193,7 @@ describe('session fixation and tampering (19–22)', () => {
     } finally {
       op.setAccount('alice');
     }
-    const index = await stored('idx:sub:ivan') as { ids?: string[] } | null;
-    expect(index?.ids ?? []).not.toContain(ivanId);
+    expect(await app.router.context.index.members({ sub: 'ivan' })).not.toContain(ivanId);
   });
 
   it('21: a session id the server never issued (forged, validly signed, or unsigned) is replaced, never adopted', async () => {
@@ -189,11 +201,12 @@ describe('session fixation and tampering (19–22)', () => {
       signedCookie('attacker-chosen-session-id-0000000', 'some-other-secret-0123456789abcdef')]) {
       const jar = new CookieJar();
       jar.set('oidc.sid', forged, { url: app.url });
-      const start = await request(`${app.url}/auth/login`, { jar });
-      await start.body?.cancel();
+      const visit = await request(`${app.url}/api/visit`, { jar });
+      await visit.body?.cancel();
       expect(jar.get('oidc.sid')).not.toBe(forged);
       expect(sessionIdOf(jar)).not.toBe('attacker-chosen-session-id-0000000');
       expect(await stored('attacker-chosen-session-id-0000000')).toBeNull();
+      jar.set('oidc.sid', forged, { url: app.url });
       expect((await login(app.url, { jar })).status).toBe(302);
       expect(sessionIdOf(jar)).not.toBe('attacker-chosen-session-id-0000000');
       expect(await stored('attacker-chosen-session-id-0000000')).toBeNull();
@@ -289,10 +302,17 @@ describe('logout and the cookie (25, 27, 28)', () => {
     for (const line of lines) {
       const { name, value } = attributes(line);
       expect(Buffer.byteLength(`${name}=${value}`)).toBeLessThanOrEqual(4096);
+      for (const secret of secrets) expect(line).not.toContain(secret.slice(0, 40));
+      if (name.includes('.tx.')) {
+        // The pending login: an encrypted JWE (dir + A256GCM: five parts, empty key part) or its clearing.
+        if (value) expect(value).toMatch(/^eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0\.\.[\w-]+\.[\w-]+\.[\w-]+$/);
+        continue;
+      }
       // A signed opaque id: `s:<32 chars>.<43 chars>` URL-encoded, nothing that decodes to a JWT or a secret.
       expect(decodeURIComponent(value)).toMatch(/^s:[\w-]{32}\.[\w+/]{43}$/);
-      for (const secret of secrets) expect(line).not.toContain(secret.slice(0, 40));
     }
+    // After the callback only the session cookie is left, and it holds no token.
+    expect(jar.all().filter((c) => c.name.includes('.tx.'))).toEqual([]);
     for (const c of jar.all()) expect(c.value).not.toMatch(/eyJ/);
     expect(await meStatus(app, jar)).toBe(200);
   });

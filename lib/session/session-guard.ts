@@ -4,20 +4,21 @@
  * `seenEvery` interval, so most requests never write the session. `X-Session-Peek: 1` never counts as activity.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { CTX, type ContextRequest, type OidcContext } from './context.js';
+import { CTX, type ContextRequest, type OidcContext } from '../context.js';
 import { endOwnSession } from './end-session.js';
-import { fire } from './events.js';
+import { fire } from '../events.js';
 import { getServerSessionMethod } from './server-session.js';
-import { seenEvery } from './store/ttl.js';
-import type { SessionExpiredReason } from './types.js';
+import { seenEvery } from '../store/ttl.js';
+import type { SessionExpiredReason } from '../types.js';
 
 export function createSessionGuard(ctx: OidcContext) {
   const { config } = ctx;
   const idleMs = config.idleTimeout * 1000;
   const absoluteMs = config.absoluteTimeout * 1000;
   const every = seenEvery(config);
-  return function oidcSessionGuard(req: Request, _res: Response, next: NextFunction): void {
+  return function oidcSessionGuard(req: Request, res: Response, next: NextFunction): void {
     (req as ContextRequest)[CTX] = ctx;
+    noStoreOnNewCookie(req, res, config.cookieName);
     // Once per request prototype (Express gives each app its own), not a property write per request.
     if (req.getServerSession !== getServerSessionMethod) {
       Object.defineProperty(Object.getPrototypeOf(req), 'getServerSession', { value: getServerSessionMethod, configurable: true, writable: true });
@@ -41,20 +42,17 @@ export function createSessionGuard(ctx: OidcContext) {
 }
 
 /**
- * Sets `Cache-Control: no-store` on any response that carries a Set-Cookie. Installed before express-session,
- * so it sees the cookie express-session adds. A request that already carries the session cookie keeps its
- * session id, so express-session sends no new cookie and the signed-in hot path skips the wrapper; our own
- * routes that change the id (login, callback, logout) set no-store themselves.
+ * Makes any response that sets the session cookie `no-store`, whatever cookie the request carried: a shared
+ * cache must never hand one user's fresh session cookie to another. express-session sets the cookie from
+ * inside writeHead, through setHeader, so a setHeader hook sees it in time. Only requests whose cookie does
+ * not carry this very session id can get a new cookie; the signed-in hot path skips the hook.
  */
-export function createNoStoreOnCookie(cookieName: string) {
-  const marker = `${cookieName}=`;
-  return function noStoreOnCookie(req: Request, res: Response, next: NextFunction): void {
-    if (req.headers.cookie?.includes(marker)) return next();
-    const writeHead = res.writeHead;
-    res.writeHead = function writeHeadNoStore(this: Response, ...args: unknown[]) {
-      if (this.getHeader('set-cookie') !== undefined) this.setHeader('Cache-Control', 'no-store');
-      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-    } as typeof res.writeHead;
-    next();
-  };
+function noStoreOnNewCookie(req: Request, res: Response, cookieName: string): void {
+  const cookie = req.headers.cookie;
+  if (cookie !== undefined && req.sessionID !== undefined && cookie.includes(req.sessionID)) return;
+  const setHeader = res.setHeader;
+  res.setHeader = function setHeaderNoStore(this: Response, name: string, value: number | string | readonly string[]) {
+    if (name.toLowerCase() === 'set-cookie' && String(value).includes(`${cookieName}=`)) setHeader.call(this, 'Cache-Control', 'no-store');
+    return setHeader.call(this, name, value);
+  } as typeof res.setHeader;
 }

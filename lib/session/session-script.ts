@@ -3,7 +3,7 @@
  * (so the first paint is already signed in or out, never "loading") and the script tag of the client.
  */
 import type { Request } from 'express';
-import { contextOf } from './context.js';
+import { contextOf } from '../context.js';
 import { getServerSession, toPublicSession } from './server-session.js';
 
 export interface SessionScriptOptions {

@@ -3,11 +3,13 @@
  * Memoised per request, so a handler, `requiresAuth()` and `sessionScript()` share one load and one refresh.
  */
 import type { Request } from 'express';
-import { contextOf, MEMO, type ContextRequest, type OidcContext } from './context.js';
-import { sessionDeadline, type OidcSessionState } from './store/ttl.js';
-import type { MintedJwt } from './tokens/session-jwt.js';
-import type { TokenRecord } from './tokens/token-store.js';
-import type { PublicSession, Session, SessionUser } from './types.js';
+import { contextOf, MEMO, type ContextRequest, type OidcContext } from '../context.js';
+import { debug } from '../events.js';
+import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
+import type { RefreshSubject } from '../tokens/refresh.js';
+import type { MintedJwt } from '../tokens/session-jwt.js';
+import type { TokenRecord } from '../tokens/token-store.js';
+import type { PublicSession, Session, SessionUser } from '../types.js';
 
 /** Resolves to the session, or `null` when the request is not signed in. */
 export function getServerSession(req: Request): Promise<Session | null> {
@@ -45,7 +47,7 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
   if (!state || !user) return Promise.resolve(null);
   const cached = record ?? ctx.tokens.peek(req.sessionID);
   if (cached) {
-    const fresh = ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, cached);
+    const fresh = ctx.refresher.ensureFresh(subjectOf(ctx, req, state), cached);
     const jwtClaims = { sub: state.sub, sid: state.sid ?? state.jsid };
     const minted = fresh instanceof Promise ? undefined : ctx.jwt.peek(state.jsid, jwtClaims);
     if (minted && !(fresh instanceof Promise)) return finish(ctx, req, state, user, fresh, minted);
@@ -56,15 +58,35 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
 async function loadSlow(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser,
   cached: TokenRecord | null | undefined): Promise<Session | null> {
   let record = cached ?? await ctx.tokens.get(req.sessionID);
-  if (!record) return null;
-  record = await ctx.refresher.ensureFresh({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, record);
-  if (!record) return null;
-  const minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.sid ?? state.jsid });
+  if (record) record = await ctx.refresher.ensureFresh(subjectOf(ctx, req, state), record);
+  if (!record) return dropHalfSession(req);
+  let minted: MintedJwt | undefined;
+  try {
+    minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.sid ?? state.jsid });
+  } catch (err) {
+    // The session stands without its JWT (the key store may be down); the browser hears of it as 'JwtError'.
+    debug('session JWT could not be minted: %s', (err as Error).message);
+  }
   return finish(ctx, req, state, user, record, minted);
 }
 
+/**
+ * A blob whose tokens are gone (ended elsewhere, a logout that failed half-way, an eviction) is signed out:
+ * it is dropped, so the cookie does not keep pointing at it and the next sign-in starts clean.
+ */
+async function dropHalfSession(req: Request): Promise<null> {
+  await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+  req.user = undefined;
+  return null;
+}
+
+/** What the refresher needs to know of the request's session; its records must live until its deadline. */
+function subjectOf(ctx: OidcContext, req: Request, state: OidcSessionState): RefreshSubject {
+  return { sessionId: req.sessionID, sub: state.sub, sid: state.sid, req, expiresAt: sessionDeadline(state, ctx.config) + RECORD_SLACK_MS };
+}
+
 function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser, record: TokenRecord,
-  minted: MintedJwt): Promise<Session> {
+  minted: MintedJwt | undefined): Promise<Session> {
   const tokenValid = record.accessTokenExpires === undefined || record.accessTokenExpires > Date.now();
   const session: Session = {
     user,
@@ -74,11 +96,12 @@ function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: S
     refreshToken: record.refreshToken,
     idToken: record.idToken,
     idTokenExpires: record.idTokenExpires,
-    jwt: minted.jwt,
-    jwtExpires: minted.jwtExpires,
-    jwtPayload: minted.jwtPayload,
+    jwt: minted?.jwt,
+    jwtExpires: minted?.jwtExpires,
+    jwtPayload: minted?.jwtPayload,
   };
   if (record.error) session.error = record.error;
+  else if (!minted) session.error = 'JwtError';
   const shape = ctx.config.callbacks.session;
   return shape ? Promise.resolve(shape(session, req, {})) : Promise.resolve(session);
 }
@@ -90,7 +113,7 @@ export async function refreshServerSession(req: Request): Promise<Session | null
   if (!state) return null;
   const current = await ctx.tokens.get(req.sessionID);
   if (!current) return null;
-  const record = await ctx.refresher.force({ sessionId: req.sessionID, sub: state.sub, sid: state.sid, req }, current);
+  const record = await ctx.refresher.force(subjectOf(ctx, req, state), current);
   forgetServerSession(req);
   const loaded = load(ctx, req, record);
   (req as ContextRequest)[MEMO] = loaded;

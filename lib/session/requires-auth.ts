@@ -3,8 +3,8 @@
  * JSON or are not GET/HEAD), or a redirect to login that comes back to the same page when they are page loads.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { contextOf } from './context.js';
-import { ErrorCodes } from './errors.js';
+import { contextOf } from '../context.js';
+import { ErrorCodes } from '../errors.js';
 import { getServerSession } from './server-session.js';
 
 export interface RequiresAuthOptions {
@@ -23,7 +23,7 @@ export function requiresAuth(options: RequiresAuthOptions = {}) {
       return;
     }
     getServerSession(req).then((session) => {
-      if (session && !session.error) return next();
+      if (session && (!session.error || session.error === 'JwtError')) return next();
       if (session?.error === 'RefreshAccessTokenUnavailable' && session.accessToken) return next();
       res.setHeader('Cache-Control', 'no-store');
       if (session?.error === 'RefreshAccessTokenUnavailable') {

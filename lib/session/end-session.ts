@@ -1,0 +1,34 @@
+/** Ends sessions: the caller's own (logout, expiry) or any by id (back-channel logout, revokeSessions). */
+import type { Request } from 'express';
+import type { OidcContext } from '../context.js';
+import type { OidcSessionState } from '../store/ttl.js';
+import { forgetServerSession } from './server-session.js';
+
+/**
+ * Destroys the request's session: its tokens first (their absence is what "ended" means to every instance,
+ * so a failure after this point still leaves it signed out), then its index entries and its blob.
+ * Returns the ID token for id_token_hint.
+ */
+export async function endOwnSession(ctx: OidcContext, req: Request): Promise<{ idToken?: string; sub?: string; sid?: string }> {
+  const state = req.session?.oidc;
+  const sessionId = req.sessionID;
+  let idToken: string | undefined;
+  if (state) {
+    idToken = (await ctx.tokens.get(sessionId).catch(() => null))?.idToken;
+    await endSessionById(ctx, sessionId, state, false);
+  }
+  if (req.session) {
+    await new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+  }
+  forgetServerSession(req);
+  req.user = undefined;
+  return { idToken, sub: state?.sub, sid: state?.sid };
+}
+
+/** Ends one session by id in the shared backend, so every instance sees it gone. */
+export async function endSessionById(ctx: OidcContext, sessionId: string, state: OidcSessionState, blob = true): Promise<void> {
+  await ctx.tokens.destroy(sessionId);
+  ctx.jwt.forget(state.jsid);
+  await ctx.index.remove(sessionId, state);
+  if (blob) await ctx.store.destroyAsync(sessionId);
+}

@@ -1,0 +1,70 @@
+/**
+ * "Sign out everywhere": every session of a user (`sub`) or of one IdP session (`sid`), found through the
+ * session index kept in the backend, so sessions living on other instances go too. Back-channel logout
+ * uses the same path.
+ */
+import type { Request } from 'express';
+import { contextOf, type OidcContext } from '../context.js';
+import { AuthError, ErrorCodes } from '../errors.js';
+import type { OidcSessionState } from '../store/ttl.js';
+import { endOwnSession, endSessionById } from './end-session.js';
+
+export type RevokeQuery = { sub: string; sid?: undefined } | { sid: string; sub?: undefined };
+
+/**
+ * Destroys every session of that user or IdP session in every instance sharing the backend; resolves to how
+ * many there were. When the calling request's own session is one of them it ends too, within this request.
+ * @example app.post('/account/sign-out-everywhere', requiresAuth(), async (req, res) => {
+ *   const session = await getServerSession(req);
+ *   res.json({ ended: await revokeSessions(req, { sub: session!.user.sub }) });
+ * });
+ */
+export async function revokeSessions(req: Request, query: RevokeQuery): Promise<number> {
+  const ctx = contextOf(req, 'revokeSessions');
+  const sub = (query as { sub?: unknown } | undefined)?.sub;
+  const sid = (query as { sid?: unknown } | undefined)?.sid;
+  const valid = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  // Exactly one key: `{ sub, sid }` would be ambiguous (both, or only that IdP session?).
+  if (valid(sub) === valid(sid) || (sub !== undefined && !valid(sub)) || (sid !== undefined && !valid(sid))) {
+    throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'revokeSessions(req, query): query must be { sub: string } or { sid: string }');
+  }
+  return destroyMatchingSessions(ctx, valid(sub) ? { sub } : { sid: sid as string }, req);
+}
+
+/**
+ * Ends the sessions of `query`. With both `sid` and `sub` (a back-channel logout token may carry both): the
+ * sessions of that IdP session, plus those of that user that were signed in without any IdP `sid`. `req`,
+ * when given, is the calling request: its own session is ended through it, because destroying it only in
+ * the store would let express-session save it again at the end of that very request.
+ * @internal (kept out of the published .d.ts, which would otherwise reach passport's types)
+ */
+export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: string; sid?: string }, req?: Request): Promise<number> {
+  const matches = (s: OidcSessionState | undefined): boolean => !!s && (query.sid !== undefined
+    ? s.sid === query.sid || (query.sub !== undefined && s.sub === query.sub && s.sid === undefined)
+    : s.sub === query.sub);
+  const own = req?.session?.oidc;
+  const ownId = matches(own) ? req!.sessionID : undefined;
+  const ids = new Set<string>();
+  if (query.sid !== undefined) for (const id of await ctx.index.members({ sid: query.sid })) ids.add(id);
+  if (query.sub !== undefined) for (const id of await ctx.index.members({ sub: query.sub })) ids.add(id);
+  ids.delete(ownId as string);
+  let ended = 0;
+  for (const id of ids) {
+    // Read first: the index may list sessions that already expired (not counted), and the blob says which
+    // other index entries (the user's, or the IdP session's) point at it.
+    const blob = (await ctx.store.getAsync(id)) as { oidc?: OidcSessionState } | null;
+    if (!blob?.oidc) {
+      await ctx.tokens.destroy(id);
+      await ctx.index.forget(query, id);
+    } else if (matches(blob.oidc)) {
+      ended++;
+      await endSessionById(ctx, id, blob.oidc);
+    }
+  }
+  if (ownId !== undefined) {
+    await endOwnSession(ctx, req!);
+    ended++;
+  }
+  if (query.sid !== undefined) await ctx.index.drop({ sid: query.sid });
+  return ended;
+}

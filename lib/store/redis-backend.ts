@@ -1,0 +1,136 @@
+/**
+ * The Redis backend, for a standalone client, a Cluster (`createCluster`) or a Sentinel (`createSentinel`)
+ * client alike: only single-key commands and scripts whose keys share a hash slot. Every call is bounded
+ * by the store timeout and fails as 503 `ERR_STORE_UNAVAILABLE`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SessionData, Store } from 'express-session';
+import type { RedisClientLike } from '../types.js';
+import { debug } from '../events.js';
+import { redisKeyBackend, type RedisLike } from '../tokens/jwt-key-backends.js';
+import { withDeadline } from '../util/deadline.js';
+import type { Claim, RefreshLock, StorageBackend, TokenRecord } from './backend.js';
+import { AdmittingRedisStore } from './redis-session-store.js';
+import { ADD_MEMBER, ADMIT_SESSION, EXTEND, PUT_RECORD, RELEASE } from './redis-scripts.js';
+import { indexSetsOf, type OidcSessionState } from './ttl.js';
+
+const NS = 'oidc-session:';
+/** connect-redis's key of a session blob; our per-session keys carry it as their hash tag. */
+export const SESSION_PREFIX = 'sess:';
+const recordKey = (sid: string) => `${NS}tok:{${SESSION_PREFIX}${sid}}`;
+const lockKey = (sid: string) => `${NS}lock:{${SESSION_PREFIX}${sid}}`;
+// Names are IdP-chosen text (sub, sid, jti): hashed, so no brace or odd byte reaches a key.
+const hashed = (kind: string, name: string) => `${NS}${kind}:${createHash('sha256').update(name).digest('base64url')}`;
+
+export interface RedisBackendOptions {
+  client: RedisClientLike;
+  timeoutMs: number;
+  /** The session store's ttl function (seconds), for the blobs our own store writes. */
+  ttl: (sess: SessionData) => number;
+  /** Sessions in another store (`store` with `redis`): admission is then checked here, then written there. */
+  sessions?: Store;
+}
+
+export function redisBackend(options: RedisBackendOptions): StorageBackend {
+  const { client, timeoutMs } = options;
+  const bound = <T>(op: string, call: Promise<T>, late?: (value: T) => void) => withDeadline(call, timeoutMs, `redis ${op}`, late);
+  const run = (op: string, script: string, keys: string[], args: string[]) => bound(op, client.eval(script, { keys, arguments: args }));
+  const extendSets = (state: OidcSessionState | undefined, ms: number) => Promise.all((state ? indexSetsOf(state) : [])
+    .map((name) => run('extend', EXTEND, [hashed('idx', name)], [String(ms)])));
+
+  const admit = async (sid: string, json: string, ttlSeconds: number, state?: OidcSessionState): Promise<boolean> => {
+    const ok = await run('admit', ADMIT_SESSION, [SESSION_PREFIX + sid, recordKey(sid)], [json, String(ttlSeconds)]);
+    if (ok === 1) await extendSets(state, ttlSeconds * 1000);
+    return ok === 1;
+  };
+
+  const lock: RefreshLock = {
+    shared: true,
+    async acquire(sid, ttlMs) {
+      const token = randomBytes(16).toString('base64url');
+      // A lock granted after we gave up would block every refresh of that session for its TTL: give it back.
+      const ok = await bound('lock', client.set(lockKey(sid), token, { NX: true, PX: Math.ceil(ttlMs) }), (late) => {
+        if (late === 'OK') lock.release(sid, token).catch((err: unknown) => debug('late lock release failed: %s', (err as Error).message));
+      });
+      return ok === 'OK' ? token : null;
+    },
+    async release(sid, token) {
+      await run('unlock', RELEASE, [lockKey(sid)], [token]);
+    },
+  };
+
+  const keysBackend = redisKeyBackend(client as unknown as RedisLike);
+  return {
+    kind: 'redis',
+    shared: true,
+    redis: client,
+    sessions: options.sessions ?? new AdmittingRedisStore({ client, prefix: SESSION_PREFIX, ttl: options.ttl, disableTouch: true }, admit),
+    ...(options.sessions ? {
+      admit: async (sid: string, sess: SessionData, ttlMs: number) => {
+        const ok = await run('extend', EXTEND, [recordKey(sid)], [String(ttlMs)]);
+        if (ok === 1) await extendSets((sess as { oidc?: OidcSessionState }).oidc, ttlMs);
+        return ok === 1;
+      },
+    } : {}),
+    async getRecord(sid) {
+      return parseRecord(await bound('get', client.get(recordKey(sid))));
+    },
+    async putRecord(sid, record, expected, ttlMs) {
+      const value = `${record.v}:${JSON.stringify(record)}`;
+      return (await run('put', PUT_RECORD, [recordKey(sid)], [expected === null ? '' : String(expected), value, String(Math.ceil(ttlMs))])) === 1;
+    },
+    async deleteRecord(sid) {
+      await bound('del', client.del(recordKey(sid)));
+    },
+    async addMember(name, member, ttlMs) {
+      await run('sadd', ADD_MEMBER, [hashed('idx', name)], [member, String(Math.ceil(ttlMs))]);
+    },
+    async removeMember(name, member) {
+      await bound('srem', client.sRem(hashed('idx', name), member));
+    },
+    async members(name) {
+      const list = await bound('smembers', client.sMembers(hashed('idx', name)));
+      return Array.isArray(list) ? list.map(String) : [];
+    },
+    async deleteSet(name) {
+      await bound('del', client.del(hashed('idx', name)));
+    },
+    async claim(key, ttlMs) {
+      const name = hashed('claim', key);
+      const value = randomBytes(12).toString('base64url');
+      const release = async () => {
+        await run('release', RELEASE, [name], [value]);
+      };
+      let ok: unknown;
+      try {
+        ok = await bound('claim', client.set(name, value, { NX: true, PX: Math.ceil(ttlMs) }));
+      } catch (err) {
+        // A timed-out SET may still run when Redis wakes up (same connection, so in order): undo it then,
+        // or a retry (the IdP's, the browser's) would be refused as a replay.
+        release().catch(() => undefined);
+        throw err;
+      }
+      const claim: Claim = { release };
+      return ok === 'OK' ? claim : null;
+    },
+    lock,
+    keys: {
+      get: () => bound('jwt keys get', keysBackend.get()),
+      setIfAbsent: (value) => bound('jwt keys set', keysBackend.setIfAbsent(value)),
+    },
+    ready: Promise.resolve(),
+    async close() {},
+  };
+}
+
+function parseRecord(raw: unknown): TokenRecord | null {
+  const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : null;
+  if (!text) return null;
+  const colon = text.indexOf(':');
+  try {
+    const record = JSON.parse(text.slice(colon + 1)) as TokenRecord;
+    return record && typeof record.v === 'number' ? record : null;
+  } catch {
+    return null;
+  }
+}
