@@ -20,7 +20,7 @@ if (!issuer) {
     clientId,
     clientSecret,
     redirectUri: `${baseURL}/auth/callback`,
-    postLogoutRedirectUri: `${baseURL}/`,
+    postLogoutRedirectUri: `${baseURL}/auth/logged-out`, // the middleware's landing route, which goes on to /
   });
   issuer = op.issuer;
   console.log(`local OIDC provider: ${issuer} (type any user name to sign in)`);

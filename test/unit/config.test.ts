@@ -2,7 +2,6 @@
 // option and says how to fix it; absent options fall back to the environment; https gets a __Host- cookie.
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import express from 'express';
-import session from 'express-session';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import request from 'supertest';
 import { resolveConfig } from '../../lib/config.js';
@@ -108,10 +107,41 @@ const CASES: Case[] = [
   ['postLogoutRedirect an absolute URL', { ...VALID, postLogoutRedirect: 'https://evil.example' }, 'postLogoutRedirect', /starting with "\/"/],
   ['postLogoutRedirect protocol-relative', { ...VALID, postLogoutRedirect: '//evil.example' }, 'postLogoutRedirect', /starting with "\/"/],
   ['postLogoutRedirect relative', { ...VALID, postLogoutRedirect: 'home' }, 'postLogoutRedirect', /starting with "\/"/],
-  ['store and redis together', { ...VALID, redis: 'redis://127.0.0.1:6379', store: new session.MemoryStore() }, 'store',
-    /cannot be combined with redis.*either `redis` or your own `store`/],
   ['redis not a redis URL', { ...VALID, redis: 'http://127.0.0.1:6379' }, 'redis', /redis:\/\/ or rediss:\/\//],
   ['storeTimeout negative', { ...VALID, storeTimeout: -1 }, 'storeTimeout', /positive number/],
+  // Enum-like options: every value outside the list is refused, none silently becomes the default.
+  ['clientAuthMethod private_key_jwt (not built yet)', { ...VALID, clientAuthMethod: 'private_key_jwt' as never }, 'clientAuthMethod',
+    /not supported yet.*client_secret_post.*client_secret_basic/],
+  ['clientAuthMethod typo', { ...VALID, clientAuthMethod: 'client_secret_base' as never }, 'clientAuthMethod',
+    /one of "client_secret_post", "client_secret_basic"; got "client_secret_base"/],
+  ['clientAuthMethod not a string', { ...VALID, clientAuthMethod: true as never }, 'clientAuthMethod', /one of "client_secret_post"/],
+  ['expose not an array', { ...VALID, expose: 'jwt' as never }, 'expose', /must be an array.*expose: \['jwt', 'accessToken'\]/],
+  ['jwt.alg lower case', { ...VALID, jwt: { alg: 'es256' as never } }, 'jwt.alg', /one of ES256/],
+  ['jwt.audience empty', { ...VALID, jwt: { audience: '' } }, 'jwt.audience', /non-empty string/],
+  ['sameSite capitalised', { ...VALID, session: { cookie: { sameSite: 'Lax' as never } } }, 'session.cookie.sameSite',
+    /one of "lax", "strict", "none"; got "Lax"/],
+  ['sameSite true', { ...VALID, session: { cookie: { sameSite: true as never } } }, 'session.cookie.sameSite', /one of "lax"/],
+  ['sameSite none on http', { ...VALID, session: { cookie: { sameSite: 'none' } } }, 'session.cookie.sameSite', /https baseURL.*"lax"/],
+  ['session.name with a space', { ...VALID, session: { name: 'my sid' } }, 'session.name', /cookie name/],
+  ['idpLogout a string', { ...VALID, idpLogout: 'false' as never }, 'idpLogout', /true or false; got "false"/],
+  ['scope an array', { ...VALID, scope: ['openid'] as never }, 'scope', /space-separated string/],
+  ['postLogoutRedirect a number', { ...VALID, postLogoutRedirect: 42 as never }, 'postLogoutRedirect', /starting with "\/"/],
+  ['authorizationParams a string', { ...VALID, authorizationParams: 'prompt=consent' as never }, 'authorizationParams',
+    /object of parameter names to strings/],
+  ['authorizationParams number value', { ...VALID, authorizationParams: { max_age: 0 as never } }, 'authorizationParams.max_age',
+    /must be a string; got 0.*"0"/],
+  ['authorizationParams boolean value', { ...VALID, authorizationParams: { prompt: true as never } }, 'authorizationParams.prompt', /must be a string/],
+  ['authorizationParams.state', { ...VALID, authorizationParams: { state: 'fixed' } }, 'authorizationParams.state', /set by the middleware/],
+  ['authorizationParams.redirect_uri', { ...VALID, authorizationParams: { redirect_uri: 'https://evil.example' } }, 'authorizationParams.redirect_uri',
+    /set by the middleware/],
+  ['authorizationParams.scope', { ...VALID, authorizationParams: { scope: 'openid' } }, 'authorizationParams.scope', /scope option/],
+  ['idTokenAlgorithms empty', { ...VALID, idTokenAlgorithms: [] }, 'idTokenAlgorithms', /non-empty array.*\['RS256', 'HS256'\]/],
+  ['idTokenAlgorithms a string', { ...VALID, idTokenAlgorithms: 'HS256' as never }, 'idTokenAlgorithms', /non-empty array/],
+  ['idTokenAlgorithms none', { ...VALID, idTokenAlgorithms: ['RS256', 'none' as never] }, 'idTokenAlgorithms', /"none".*never accepted/],
+  ['idTokenAlgorithms unknown', { ...VALID, idTokenAlgorithms: ['HS257' as never] }, 'idTokenAlgorithms', /unknown algorithm "HS257".*HS256/],
+  ['callbacks.session not a function', { ...VALID, callbacks: { session: 'yes' as never } }, 'callbacks.session', /must be a function/],
+  ['events with a typo', { ...VALID, events: { signin: () => undefined } as never }, 'events', /unknown entry "signin".*signIn/],
+  ['events.signOut not a function', { ...VALID, events: { signOut: {} as never } }, 'events.signOut', /must be a function/],
 ];
 
 describe('oidcSession() config errors', () => {
@@ -134,6 +164,23 @@ describe('oidcSession() config errors', () => {
     const router = create({ ...VALID, jwt: { keys: [await privateJwk()] } });
     expect(typeof router).toBe('function');
     expect(router.context.config.jwt.keys).toHaveLength(1);
+  });
+
+  it('accepts every listed value of the enum-like options', () => {
+    for (const clientAuthMethod of ['client_secret_post', 'client_secret_basic'] as const) {
+      expect(resolveConfig({ ...VALID, clientAuthMethod }, {}).clientAuthMethod).toBe(clientAuthMethod);
+    }
+    expect(resolveConfig(VALID, {}).clientAuthMethod).toBe('client_secret_post');
+    for (const sameSite of ['lax', 'strict'] as const) {
+      expect(resolveConfig({ ...VALID, session: { cookie: { sameSite } } }, {}).sameSite).toBe(sameSite);
+    }
+    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { cookie: { sameSite: 'none' } } }, {}).sameSite).toBe('none');
+    expect(resolveConfig({ ...VALID, idpLogout: false }, {}).idpLogout).toBe(false);
+    const config = resolveConfig({ ...VALID, idTokenAlgorithms: ['RS256', 'HS256', 'RS256'], authorizationParams: { prompt: 'login', audience: undefined as never } }, {});
+    expect(config.idTokenAlgorithms).toEqual(['RS256', 'HS256']);
+    expect(config.authorizationParams).toEqual({ prompt: 'login' });
+    // Default: left to the IdP's advertised asymmetric algorithms.
+    expect(resolveConfig(VALID, {}).idTokenAlgorithms).toBeUndefined();
   });
 
   it('a short secret is not echoed in the message', () => {
