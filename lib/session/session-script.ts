@@ -3,6 +3,7 @@
  * (so the first paint is already signed in or out, never "loading") and the script tag of the client.
  */
 import type { Request } from 'express';
+import type { ServerResponse } from 'node:http';
 import { contextOf } from '../context.js';
 import { getServerSession, toPublicSession } from './server-session.js';
 
@@ -17,6 +18,12 @@ export interface SessionScriptOptions {
  */
 export async function sessionScript(req: Request, options: SessionScriptOptions = {}): Promise<string> {
   const { config } = contextOf(req, 'sessionScript');
+  // The page now carries this user's session (profile, session JWT): no shared cache may keep or reuse it.
+  const res = (req as { res?: ServerResponse }).res;
+  if (res && !res.headersSent) {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Vary', 'Cookie');
+  }
   const session = await getServerSession(req);
   const data = safeJson(session ? toPublicSession(session, config.expose) : null);
   const nonce = options.nonce ? ` nonce="${escapeAttribute(options.nonce)}"` : '';

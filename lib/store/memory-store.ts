@@ -34,7 +34,8 @@ export class PruningMemoryStore extends session.Store {
   private readonly members = new Map<string, Entry>();
   private readonly anonymous = new Map<string, Entry>();
   private bytes = 0;
-  private readonly ttl: number | ((sess: SessionData) => number);
+  private ttl: number | ((sess: SessionData) => number);
+  private readonly ttlGiven: boolean;
   private readonly max: number;
   private readonly maxBytes: number;
   private readonly timer: NodeJS.Timeout;
@@ -48,11 +49,17 @@ export class PruningMemoryStore extends session.Store {
   constructor(options: MemoryStoreOptions = {}) {
     super();
     this.ttl = options.ttl ?? 86400;
+    this.ttlGiven = options.ttl !== undefined;
     this.max = options.max ?? 1_000_000;
     this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
     this.timer = setInterval(() => this.prune(), options.sweepInterval ?? 60_000);
     // A sweep timer must not keep a process alive on its own.
     this.timer.unref();
+  }
+
+  /** The middleware's own lifetimes (idle/absolute deadline, 10 min for anonymous data), unless `ttl` was given. */
+  adoptTtl(ttl: (sess: SessionData) => number): void {
+    if (!this.ttlGiven) this.ttl = ttl;
   }
 
   override get(sid: string, cb: Callback<SessionData | null>): void {

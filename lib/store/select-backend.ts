@@ -32,7 +32,8 @@ export function selectBackend(config: Config, warn: (msg: string) => void): Sele
   const ttl = storeTtl(config);
   const ttlMs = (sess: SessionData) => ttl(sess) * 1000;
   const lifetimeMs = () => config.absoluteTimeout * 1000;
-  const appStore = config.store instanceof PruningMemoryStore ? undefined : config.store;
+  const memory = !config.redis && config.store instanceof PruningMemoryStore ? config.store : undefined;
+  const appStore = memory ? undefined : config.store;
   const redis = config.redis ?? redisClientOf(appStore);
   let backend: StorageBackend;
   let ready: Promise<void> = Promise.resolve();
@@ -50,7 +51,8 @@ export function selectBackend(config: Config, warn: (msg: string) => void): Sele
       + 'this store may send one refresh token twice (the IdP then revokes the grant). Pass `redis` as well for the guarantees.');
     backend = storeBackend(appStore, config.storeTimeout, lifetimeMs);
   } else {
-    backend = memoryBackend(config.store instanceof PruningMemoryStore ? config.store : new PruningMemoryStore({ ttl }));
+    memory?.adoptTtl(ttl);
+    backend = memoryBackend(memory ?? new PruningMemoryStore({ ttl }));
   }
   const sync = backend.kind === 'memory';
   const admit = backend.admit?.bind(backend);
