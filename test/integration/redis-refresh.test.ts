@@ -18,6 +18,7 @@ beforeAll(async () => {
   const env = { ISSUER_URL: op.issuer, CLIENT_ID: op.clientId, CLIENT_SECRET: op.clientSecret, SESSION_SECRET: TEST_SECRET, REDIS_URL: redis.url };
   [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
   op.allowRedirect(`${a.url}/auth/callback`);
+  op.allowRedirect(`${b.url}/auth/callback`);
 }, 40_000);
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
@@ -61,5 +62,26 @@ describe('several processes sharing Redis', () => {
     expect((await tokens(a.url, jar)).accessToken).toBe([...seen][0]);
     expect((await tokens(b.url, jar)).accessToken).toBe([...seen][0]);
     expect(op.count('refresh_token.consumed')).toBe(1);
+  });
+
+  it('revocation cannot miss: 8 concurrent sign-ins of one user on two processes, then one revoke ends all 8 on both', async () => {
+    op.setAccount('olivia');
+    let jars: CookieJar[];
+    try {
+      jars = Array.from({ length: 8 }, () => new CookieJar());
+      const done = await Promise.all(jars.map((jar, i) => login(i % 2 ? b.url : a.url, { jar })));
+      expect(done.map((d) => d.status)).toEqual(Array(8).fill(302));
+    } finally {
+      op.setAccount('alice');
+    }
+    for (const jar of jars) expect((await tokens(a.url, jar)).accessToken).toBeTruthy();
+    const res = await fetch(`${a.url}/api/admin/revoke`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'olivia' }),
+    });
+    expect(await res.json()).toEqual({ ended: 8 });
+    for (const jar of jars) {
+      expect(await (await request(`${a.url}/api/tokens`, { jar })).json()).toBeNull();
+      expect(await (await request(`${b.url}/api/tokens`, { jar })).json()).toBeNull();
+    }
   });
 });
