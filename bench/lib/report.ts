@@ -85,7 +85,7 @@ Peers bundled as perf.md §7: \`esbuild --bundle --minify --format=esm --platfor
 function renderMemory(runs: MemoryRun[], ttl: number): string {
   const labels: Record<MemoryRun['store'], string> = {
     memorystore: 'express-session MemoryStore (perf.md session: cookie, user, 3 tokens)',
-    ours: 'ours, default store: a sign-in\'s writes through the middleware (blob + `tok:` record kept as an object; no index records, no token cache)',
+    ours: 'ours, default backend: a sign-in\'s writes through the middleware (blob JSON with a shared cookie, token record kept as an object, places in the user\'s and IdP session\'s index sets)',
     'ours-records': 'ours, blob + `tok:` record both as JSON in `PruningMemoryStore` (comparison)',
   };
   return `${table(['store', 'JSON B/session', 'RSS after fill', 'RSS B/session', 'heap B/session', 'fill s', 'RSS left after expiry', 'entries left', 'token cache left'],

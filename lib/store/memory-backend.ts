@@ -1,48 +1,44 @@
 /**
  * The default backend: everything in this process. Token records, index sets and claims live in maps of
- * their own, so anonymous data in the session store can never evict them; they expire with their session.
+ * their own, so anonymous data in the session store can never evict them. Records and sets carry no timers
+ * of their own: a record lives exactly as long as its session blob (dropped with it), and a set member as
+ * long as its record — which keeps a signed-in session's cost close to express-session's MemoryStore.
  */
 import { memoryKeyBackend } from '../tokens/jwt-key-backends.js';
 import { localLock, type Claim, type StorageBackend, type TokenRecord } from './backend.js';
 import { PruningMemoryStore } from './memory-store.js';
-import { indexSetsOf, type OidcSessionState } from './ttl.js';
 
-interface Timed<T> { value: T; expires: number }
+/** A record written at sign-in whose blob never followed (the request died in between) is dropped after this. */
+const ORPHAN_MS = 5 * 60_000;
 
 export function memoryBackend(sessions: PruningMemoryStore, sweepMs = 60_000): StorageBackend {
-  const records = new Map<string, Timed<TokenRecord>>();
-  const sets = new Map<string, Timed<Set<string>>>();
+  const records = new Map<string, TokenRecord>();
+  /** One member is kept as the string itself: most sets (an IdP session, a user) have one. */
+  const sets = new Map<string, string | Set<string>>();
   const claims = new Map<string, number>();
-  const live = <T>(map: Map<string, Timed<T>>, key: string, now = Date.now()): Timed<T> | undefined => {
-    const entry = map.get(key);
-    if (entry && entry.expires <= now) {
-      map.delete(key);
-      return undefined;
-    }
-    return entry;
-  };
+  const values = new Map<string, { value: string; expires: number }>();
 
-  // A signed-in blob is written only while its tokens exist; its records then live as long as it does.
-  sessions.admit = (sid, sess, expires) => {
-    const record = live(records, sid);
-    if (!record) return false;
-    record.expires = Math.max(record.expires, expires);
-    const state = (sess as { oidc?: OidcSessionState }).oidc;
-    if (state) {
-      for (const name of indexSetsOf(state)) {
-        const set = live(sets, name);
-        if (set) set.expires = Math.max(set.expires, expires);
-      }
-    }
-    return true;
+  // A signed-in blob is written only while its tokens exist; when the blob goes, so do they.
+  sessions.admit = (sid) => records.has(sid);
+  sessions.dropped = (sid) => {
+    records.delete(sid);
   };
 
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const map of [records, sets] as Map<string, Timed<unknown>>[]) {
-      for (const [key, entry] of map) if (entry.expires <= now) map.delete(key);
+    for (const [sid, record] of records) {
+      if (!sessions.holds(sid) && now - (record.accessTokenIssued ?? 0) > ORPHAN_MS) records.delete(sid);
+    }
+    for (const [name, set] of sets) {
+      if (typeof set === 'string') {
+        if (!records.has(set)) sets.delete(name);
+        continue;
+      }
+      for (const member of set) if (!records.has(member)) set.delete(member);
+      if (set.size === 0) sets.delete(name);
     }
     for (const [key, until] of claims) if (until <= now) claims.delete(key);
+    for (const [key, entry] of values) if (entry.expires <= now) values.delete(key);
   }, sweepMs);
   sweep.unref();
 
@@ -50,38 +46,37 @@ export function memoryBackend(sessions: PruningMemoryStore, sweepMs = 60_000): S
     kind: 'memory',
     shared: false,
     sessions,
-    peekRecord: (sid) => live(records, sid)?.value,
+    peekRecord: (sid) => records.get(sid),
     async getRecord(sid) {
-      return live(records, sid)?.value ?? null;
+      return records.get(sid) ?? null;
     },
-    async putRecord(sid, record, expected, ttlMs) {
-      const current = live(records, sid);
-      if ((current?.value.v ?? null) !== expected) return false;
+    async putRecord(sid, record, expected) {
+      if ((records.get(sid)?.v ?? null) !== expected) return false;
       // Frozen: the hot path hands this very object out, so nobody may change it in place.
-      records.set(sid, { value: Object.freeze(record), expires: Date.now() + ttlMs });
+      records.set(sid, Object.freeze(record));
       return true;
     },
     async deleteRecord(sid) {
       records.delete(sid);
     },
-    async addMember(name, member, ttlMs) {
-      const expires = Date.now() + ttlMs;
-      const set = live(sets, name);
-      if (set) {
-        set.value.add(member);
-        set.expires = Math.max(set.expires, expires);
-      } else {
-        sets.set(name, { value: new Set([member]), expires });
-      }
+    async addMember(name, member) {
+      const set = sets.get(name);
+      if (set === undefined || set === member) sets.set(name, member);
+      else if (typeof set === 'string') sets.set(name, new Set([set, member]));
+      else set.add(member);
     },
     async removeMember(name, member) {
       const set = sets.get(name);
-      if (!set) return;
-      set.value.delete(member);
-      if (set.value.size === 0) sets.delete(name);
+      if (set === member) sets.delete(name);
+      else if (typeof set === 'object') {
+        set.delete(member);
+        if (set.size === 0) sets.delete(name);
+      }
     },
     async members(name) {
-      return [...(live(sets, name)?.value ?? [])];
+      const set = sets.get(name);
+      const all = set === undefined ? [] : typeof set === 'string' ? [set] : [...set];
+      return all.filter((member) => records.has(member));
     },
     async deleteSet(name) {
       sets.delete(name);
@@ -98,6 +93,13 @@ export function memoryBackend(sessions: PruningMemoryStore, sweepMs = 60_000): S
         },
       };
       return claim;
+    },
+    async getValue(key) {
+      const entry = values.get(key);
+      return entry && entry.expires > Date.now() ? entry.value : null;
+    },
+    async setValue(key, value, ttlMs) {
+      values.set(key, { value, expires: Date.now() + ttlMs });
     },
     lock: localLock,
     keys: memoryKeyBackend(),
