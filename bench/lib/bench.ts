@@ -1,8 +1,9 @@
-/** The whole bench, in order 1-6, 7, 8, 9; run.ts calls it with the environment's options, the smoke test with tiny ones. */
+/** The whole bench, in order 1-6, 7, 8, 9, 10; run.ts calls it with the environment's options, the smoke test with tiny ones. */
 import { writeFileSync } from 'node:fs';
 import { runHerd } from '../scenarios/herd.js';
 import { runMemory } from '../scenarios/memory.js';
 import { runSizes } from '../scenarios/sizes.js';
+import { runStorage } from '../scenarios/storage.js';
 import { runThroughput } from '../scenarios/throughput.js';
 import { describeMachine } from './machine.js';
 import type { BenchOptions } from './options.js';
@@ -25,10 +26,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const herd = has(7) ? await runHerd(opts) : null;
   const sizes = has(8) ? await runSizes(opts) : null;
   const memory = has(9) ? await runMemory(opts) : null;
+  const storage = has(10) ? await runStorage(opts) : null;
 
   const report: BenchReport = {
-    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory,
-    targets: targets({ throughput, herd, sizes, memory }),
+    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory, storage,
+    targets: targets({ throughput, herd, sizes, memory, storage }),
   };
   const markdown = renderReport(report, opts);
   opts.log(`\n${markdown}`);

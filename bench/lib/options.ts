@@ -31,7 +31,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -51,7 +51,7 @@ export function parseScenarios(spec: string | undefined): Set<number> {
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
     for (let n = from; n <= to; n++) {
-      if (!(ALL_SCENARIOS as readonly number[]).includes(n)) throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-9)`);
+      if (!(ALL_SCENARIOS as readonly number[]).includes(n)) throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-10)`);
       out.add(n);
     }
   }

@@ -2,6 +2,7 @@
 import { formatCommands, HERD_INSTANCES, type HerdResult } from '../scenarios/herd.js';
 import type { MemoryRun } from '../scenarios/memory-child.js';
 import type { SizeRow } from '../scenarios/sizes.js';
+import type { StorageResult } from '../scenarios/storage.js';
 import type { ThroughputResult } from '../scenarios/throughput.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
@@ -15,6 +16,7 @@ export interface BenchReport {
   herd: HerdResult | null;
   sizes: SizeRow[] | null;
   memory: MemoryRun[] | null;
+  storage?: StorageResult | null;
   targets: Target[];
 }
 
@@ -98,6 +100,17 @@ function renderMemory(runs: MemoryRun[], ttl: number): string {
 ${int(runs[0]?.sessions ?? 0)} sessions per store, each in a fresh \`node --expose-gc\` process, measured after 4 × gc(); tokens are 900 random base64url characters each (as perf.md). Sessions get a ${ttl} s lifetime (short only to keep the wait short; the size does not depend on it), then the process waits ${ttl} s + 2.5 s: ours' sweep (every second here) drops them, express-session's MemoryStore deletes an expired session only when someone reads it, so in a running app it never does.`;
 }
 
+function renderStorage(s: StorageResult): string {
+  return `${table(['what', 'measured'], [
+    [`server state added by ${s.anonymousLogins} anonymous \`GET /auth/login\``, `${s.memoryEntriesAdded} default-store entries, ${s.redisKeysAdded} Redis keys`],
+    ['Redis keys per signed-in session', s.keysPerSession.toFixed(1)],
+    ['Redis bytes per signed-in session (MEMORY USAGE)', `${int(s.bytesPerSession)} B (connect-redis + express-session with the same content: ${int(s.baselineBytesPerSession)} B, ${(s.bytesPerSession / s.baselineBytesPerSession).toFixed(2)}×)`],
+    ['Redis commands per repeated authenticated request', `${s.commandsPerRequest.toFixed(2)} (${formatCommands(s.commands)} over ${s.requests} requests)`],
+  ])}
+
+Counted in the stores, with the real provider's tokens (${s.sessions} sessions, one user each): the blob, the token record and the user's and IdP session's index sets.`;
+}
+
 export function renderReport(r: BenchReport, opts: BenchOptions): string {
   const m = r.machine;
   const parts = [
@@ -119,6 +132,7 @@ export function renderReport(r: BenchReport, opts: BenchOptions): string {
   if (r.herd) parts.push('', '## 7. Refresh herd', '', renderHerd(r.herd));
   if (r.sizes) parts.push('', '## 8. Browser script size', '', renderSizes(r.sizes));
   if (r.memory) parts.push('', '## 9. Memory for many sessions', '', renderMemory(r.memory, opts.memTtl));
+  if (r.storage) parts.push('', '## 10. Storage', '', renderStorage(r.storage));
   return `${parts.join('\n')}\n`;
 }
 

@@ -5,6 +5,7 @@
 import type { HerdResult } from '../scenarios/herd.js';
 import type { MemoryRun } from '../scenarios/memory-child.js';
 import type { SizeRow } from '../scenarios/sizes.js';
+import type { StorageResult } from '../scenarios/storage.js';
 import type { RunSpec, ThroughputResult } from '../scenarios/throughput.js';
 import { max, median, min } from './stats.js';
 
@@ -133,6 +134,7 @@ export function targets(input: {
   herd?: HerdResult | null;
   sizes?: SizeRow[] | null;
   memory?: MemoryRun[] | null;
+  storage?: StorageResult | null;
 }): Target[] {
   const out: Target[] = [];
   const t = input.throughput;
@@ -186,6 +188,18 @@ export function targets(input: {
         needed: `≤ ${NEAR_START * 100}%`, met: ours.leftShare <= NEAR_START, margin: '',
       });
     }
+  }
+  const st = input.storage;
+  if (st) {
+    const added = st.memoryEntriesAdded + st.redisKeysAdded;
+    out.push({
+      scenario: '10', what: `server state from ${st.anonymousLogins} anonymous GET /auth/login`,
+      measured: `${added} entries/keys`, needed: '0', met: added === 0, margin: '',
+    });
+    out.push({
+      scenario: '10', what: 'Redis commands per repeated authenticated request',
+      measured: st.commandsPerRequest.toFixed(2), needed: '≤ 1', met: st.commandsPerRequest <= 1, margin: '',
+    });
   }
   return out;
 }
