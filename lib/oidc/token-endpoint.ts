@@ -34,7 +34,7 @@ export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, 
     body.set('client_id', config.clientId);
     body.set('client_secret', config.clientSecret);
   }
-  const res = await idpFetch(tokenEndpoint, { method: 'POST', headers, body }, config.httpTimeout, what);
+  const res = await idpFetch(tokenEndpoint, { method: 'POST', headers, body }, config.httpTimeout, what, 'token');
   if (res.status >= 500) {
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the token endpoint answered ${res.status}`);
   }

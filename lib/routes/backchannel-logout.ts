@@ -51,7 +51,7 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
     const query = { sid: claims.sid, sub: claims.sub };
     let sessions: number;
     try {
-      sessions = await destroyMatchingSessions(ctx, query);
+      sessions = await destroyMatchingSessions(ctx, query, undefined, 'backchannel');
     } catch (err) {
       // Not done: let the IdP's retry of this same token through.
       await claim.release().catch(() => undefined);

@@ -13,13 +13,25 @@ import { attachResponse, randomToken } from '../oidc/pending-login.js';
 import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
+import { countLogin, endSpan, startSpan, withSpan } from '../telemetry.js';
 
 export function createCallbackRoute(ctx: OidcContext) {
   return async function callback(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const span = startSpan('oidc_session.callback');
+    // Every way out but the success below: counted once, the span ended, then handed to the error handler.
+    const fail = (err?: unknown): void => {
+      if (err !== undefined) {
+        const outcome = isAuthError(err) && err.code === ErrorCodes.LOGIN_DENIED ? 'cancelled' : 'failure';
+        countLogin(outcome);
+        span.setAttribute('outcome', outcome);
+      }
+      endSpan(span, err);
+      next(err);
+    };
     try {
       await ctx.ensureStrategy();
     } catch (err) {
-      next(err);
+      fail(err);
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
@@ -27,31 +39,36 @@ export function createCallbackRoute(ctx: OidcContext) {
     // Without a code (or an error) passport-openidconnect would treat the request as the start of a new login.
     const given = (v: unknown): boolean => typeof v === 'string' && v !== '';
     if (!given(req.query.code) && !given(req.query.error)) {
-      next(new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the sign-in callback needs the code and state sent by the identity provider'));
+      fail(new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the sign-in callback needs the code and state sent by the identity provider'));
       return;
     }
     // RFC 9207: an authorization response naming another issuer is a mix-up attempt.
     if (req.query.iss !== undefined && req.query.iss !== ctx.config.issuer) {
-      next(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response comes from another issuer'));
+      fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response comes from another issuer'));
       return;
     }
     const authenticate = ctx.passport.authenticate(STRATEGY, (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
       if (err) {
-        next(loginError(err));
+        fail(loginError(err));
         return;
       }
       if (!result) {
         const message = info?.message ?? 'invalid state';
-        next(req.query.error === 'access_denied'
+        fail(req.query.error === 'access_denied'
           ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
           // passport-openidconnect's own claim checks (iss, aud, exp, nonce) run before our jose verification.
           : message.startsWith('ID token') ? new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${message}`)
             : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${message}`));
         return;
       }
-      complete(ctx, req, res, result).catch(next);
+      complete(ctx, req, res, result).then(() => {
+        // After the session is saved (complete() saves it before the redirect).
+        countLogin('success');
+        span.setAttribute('outcome', 'success');
+        endSpan(span);
+      }, fail);
     });
-    authenticate(req, res, next);
+    withSpan(span, () => authenticate(req, res, fail));
   };
 }
 

@@ -12,6 +12,7 @@ import { AuthError, ErrorCodes } from '../errors.js';
 import { fire } from '../events.js';
 import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
+import { countEnded } from '../telemetry.js';
 
 export function createLogoutRoute(ctx: OidcContext) {
   const { config } = ctx;
@@ -28,6 +29,7 @@ export function createLogoutRoute(ctx: OidcContext) {
     }
     try {
       const ended = await endOwnSession(ctx, req);
+      if (ended.sub) countEnded('logout');
       res.clearCookie(config.cookieName, { path: '/', httpOnly: true, secure: config.secure, sameSite: config.sameSite });
       if (ended.sub) fire(config.events.signOut, { req, sub: ended.sub, sid: ended.sid }, 'signOut');
       const endpoint = config.idpLogout ? await endSessionEndpoint(ctx) : undefined;

@@ -7,6 +7,7 @@ import type { Request } from 'express';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import type { OidcSessionState } from '../store/ttl.js';
+import { countEnded, type EndReason } from '../telemetry.js';
 import { endOwnSession, endSessionById } from './end-session.js';
 
 export type RevokeQuery = { sub: string; sid?: undefined } | { sid: string; sub?: undefined };
@@ -35,10 +36,12 @@ export async function revokeSessions(req: Request, query: RevokeQuery): Promise<
  * Ends the sessions of `query`. With both `sid` and `sub` (a back-channel logout token may carry both): the
  * sessions of that IdP session, plus those of that user that were signed in without any IdP `sid`. `req`,
  * when given, is the calling request: its own session is ended through it, because destroying it only in
- * the store would let express-session save it again at the end of that very request.
+ * the store would let express-session save it again at the end of that very request. `reason` labels the
+ * ended sessions in the `oidc_session.ended` counter.
  * @internal (kept out of the published .d.ts, which would otherwise reach passport's types)
  */
-export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: string; sid?: string }, req?: Request): Promise<number> {
+export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: string; sid?: string }, req?: Request,
+  reason: Extract<EndReason, 'revoked' | 'backchannel'> = 'revoked'): Promise<number> {
   const matches = (s: OidcSessionState | undefined): boolean => !!s && (query.sid !== undefined
     ? s.sid === query.sid || (query.sub !== undefined && s.sub === query.sub && s.sid === undefined)
     : s.sub === query.sub);
@@ -59,11 +62,13 @@ export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: s
     } else if (matches(blob.oidc)) {
       ended++;
       await endSessionById(ctx, id, blob.oidc);
+      countEnded(reason);
     }
   }
   if (ownId !== undefined) {
     await endOwnSession(ctx, req!);
     ended++;
+    countEnded(reason);
   }
   if (query.sid !== undefined) await ctx.index.drop({ sid: query.sid });
   return ended;

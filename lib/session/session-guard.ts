@@ -9,6 +9,7 @@ import { endOwnSession } from './end-session.js';
 import { fire } from '../events.js';
 import { getServerSessionMethod } from './server-session.js';
 import { seenEvery } from '../store/ttl.js';
+import { countEnded } from '../telemetry.js';
 import type { SessionExpiredReason } from '../types.js';
 
 export function createSessionGuard(ctx: OidcContext) {
@@ -35,6 +36,7 @@ export function createSessionGuard(ctx: OidcContext) {
       return next();
     }
     endOwnSession(ctx, req).then((ended) => {
+      countEnded(reason);
       fire(config.events.sessionExpired, { req, sub: ended.sub, sid: ended.sid, reason }, 'sessionExpired');
       next();
     }, next);

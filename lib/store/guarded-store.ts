@@ -9,6 +9,9 @@ import { withDeadline } from '../util/deadline.js';
 
 type Callback<T = unknown> = (err?: unknown, value?: T) => void;
 type Admit = (sid: string, sess: SessionData, ttlMs: number) => Promise<boolean>;
+type Operation = 'get' | 'set' | 'destroy';
+/** `operation` attribute of `oidc_session.store.duration` for calls to the session store. */
+const SESSION_OPERATIONS: Record<Operation, string> = { get: 'session.get', set: 'session.set', destroy: 'session.destroy' };
 
 export class GuardedStore extends session.Store {
   constructor(readonly inner: Store, private readonly timeoutMs: number,
@@ -30,7 +33,7 @@ export class GuardedStore extends session.Store {
       this.call('set', (done) => this.inner.set(sid, sess, done), cb);
       return;
     }
-    withDeadline(admit(sid, sess, this.ttlMs?.(sess) ?? 0), this.timeoutMs, 'session admission').then((ok) => {
+    withDeadline(admit(sid, sess, this.ttlMs?.(sess) ?? 0), this.timeoutMs, 'session admission', undefined, 'session.admit').then((ok) => {
       if (ok) this.call('set', (done) => this.inner.set(sid, sess, done), cb);
       else cb?.();
     }, (err: unknown) => cb?.(err));
@@ -49,7 +52,7 @@ export class GuardedStore extends session.Store {
     return new Promise((resolve, reject) => this.destroy(sid, (err) => (err ? reject(err) : resolve())));
   }
 
-  private call<T>(op: string, run: (done: Callback<T>) => unknown, cb?: Callback<T>): void {
+  private call<T>(op: Operation, run: (done: Callback<T>) => unknown, cb?: Callback<T>): void {
     if (this.sync) {
       run((err, value) => cb?.(err, value));
       return;
@@ -59,6 +62,6 @@ export class GuardedStore extends session.Store {
       // connect-redis returns a promise and also calls back; a rejection must not go unhandled.
       if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(reject);
     });
-    withDeadline(pending, this.timeoutMs, `session store ${op}`).then((value) => cb?.(undefined, value), (err: unknown) => cb?.(err));
+    withDeadline(pending, this.timeoutMs, `session store ${op}`, undefined, SESSION_OPERATIONS[op]).then((value) => cb?.(undefined, value), (err: unknown) => cb?.(err));
   }
 }

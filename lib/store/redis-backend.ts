@@ -33,7 +33,7 @@ export interface RedisBackendOptions {
 
 export function redisBackend(options: RedisBackendOptions): StorageBackend {
   const { client, timeoutMs } = options;
-  const bound = <T>(op: string, call: Promise<T>, late?: (value: T) => void) => withDeadline(call, timeoutMs, `redis ${op}`, late);
+  const bound = <T>(op: string, call: Promise<T>, late?: (value: T) => void) => withDeadline(call, timeoutMs, `redis ${op}`, late, op);
   const run = (op: string, script: string, keys: string[], args: string[]) => bound(op, client.eval(script, { keys, arguments: args }));
   const extendSets = (state: OidcSessionState | undefined, ms: number) => Promise.all((state ? indexSetsOf(state) : [])
     .map((name) => run('extend', EXTEND, [hashed('idx', name)], [String(ms)])));

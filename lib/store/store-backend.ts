@@ -19,7 +19,7 @@ export function storeBackend(store: Store, timeoutMs: number, lifetimeMs: () => 
     } catch (err) {
       reject(err);
     }
-  }), timeoutMs, `session store ${op}`);
+  }), timeoutMs, `session store ${op}`, undefined, op);
   const read = async <T>(key: string): Promise<T | null> => {
     const entry = await bound<Stored<T> | null>('get', (cb) => store.get(key, cb as never));
     return entry && typeof entry === 'object' && 'value' in entry && entry.exp > Date.now() ? entry.value : null;

@@ -8,11 +8,13 @@
 import type { Request } from 'express';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
-import { debug, fire } from '../events.js';
+import { debugLog, fire } from '../events.js';
 import type { Discovery } from '../oidc/discovery.js';
 import { idTokenPolicy, verifyIdToken } from '../oidc/id-token.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import type { RefreshLock, TokenRecord } from '../store/backend.js';
+import type { Span } from '@opentelemetry/api';
+import { clock, countEnded, countRefresh, failSpan, inSpan, recordLockWait, type RefreshOutcome } from '../telemetry.js';
 import { accessTokenExpiry, backoffDelay, inBackoff, refreshDue } from './expiry.js';
 import type { TokenStore } from './token-store.js';
 
@@ -25,6 +27,7 @@ export interface RefreshSubject {
   expiresAt: number;
 }
 
+const debug = debugLog('refresh');
 const POLL_MS = 40;
 /** While sessions back off, one of them per process may try this often anyway: it finds out that the IdP is back. */
 const PROBE_MS = 2000;
@@ -69,9 +72,11 @@ export class Refresher {
     const { sessionId } = subject;
     const lockTtl = this.config.httpTimeout * 2 + 2000;
     const deadline = Date.now() + lockTtl + 1000;
+    const waitStart = clock();
     for (;;) {
       const token = await this.lock.acquire(sessionId, lockTtl);
       if (token) {
+        recordLockWait(waitStart, 'held');
         try {
           // Authoritative re-read: another instance may have refreshed while we waited for the lock.
           let current = this.lock.shared ? await this.tokens.read(sessionId) : await this.tokens.get(sessionId);
@@ -86,11 +91,15 @@ export class Refresher {
         }
       }
       if (Date.now() > deadline) {
+        recordLockWait(waitStart, 'timeout');
         throw new AuthError(ErrorCodes.REFRESH_UNAVAILABLE, 503, 'refresh: another instance holds the refresh lock for too long');
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS + Math.random() * POLL_MS));
       const current = await this.tokens.read(sessionId);
-      if (!current || current.v > seen.v) return current;
+      if (!current || current.v > seen.v) {
+        recordLockWait(waitStart, 'read');
+        return current;
+      }
     }
   }
 
@@ -105,8 +114,19 @@ export class Refresher {
     return this.tokens.read(subject.sessionId);
   }
 
-  private async grant(subject: RefreshSubject, current: TokenRecord): Promise<TokenRecord | null> {
+  private grant(subject: RefreshSubject, current: TokenRecord): Promise<TokenRecord | null> {
+    return inSpan('oidc_session.refresh', undefined, (span) => this.grantOnce(subject, current, span));
+  }
+
+  private async grantOnce(subject: RefreshSubject, current: TokenRecord, span: Span): Promise<TokenRecord | null> {
     const { config } = this;
+    const startedAt = clock();
+    let outcome: RefreshOutcome | undefined;
+    const count = (result: RefreshOutcome) => {
+      outcome = result;
+      span.setAttribute('outcome', result);
+      countRefresh(result, startedAt);
+    };
     const info = { req: subject.req, sub: subject.sub, sid: subject.sid };
     let next: TokenRecord;
     try {
@@ -119,6 +139,7 @@ export class Refresher {
         idToken = t.id_token;
         idTokenExpires = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
       }
+      count('success');
       const now = Date.now();
       this.healthySince = now;
       next = {
@@ -135,9 +156,13 @@ export class Refresher {
       fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
       return next;
     } catch (err) {
+      const badIdToken = isAuthError(err) && err.code === ErrorCodes.ID_TOKEN_INVALID;
+      const terminal = badIdToken || (isAuthError(err) && (err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED));
+      // Counted once (a failed save after a good grant is not a second grant); a bad ID token ends the grant's
+      // use like a dead refresh token does.
+      if (outcome === undefined) count(terminal ? 'invalid_grant' : 'unavailable');
+      failSpan(span, err);
       if (!isAuthError(err)) throw err;
-      const badIdToken = err.code === ErrorCodes.ID_TOKEN_INVALID;
-      const terminal = badIdToken || err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED;
       const now = Date.now();
       if (terminal) {
         // Dead refresh token (or an ID token for someone else): drop the credentials, keep the ID token for logout.
@@ -151,7 +176,10 @@ export class Refresher {
       if (!(await this.save(subject, next, current.v))) return this.tokens.read(subject.sessionId);
       fire(config.events.refreshError, { ...info, error: next.error!, cause: err }, 'refreshError');
       // Without a usable refresh token the session cannot outlive its access token: for the app it has expired.
-      if (terminal) fire(config.events.sessionExpired, { ...info, reason: 'refresh' }, 'sessionExpired');
+      if (terminal) {
+        countEnded('refresh');
+        fire(config.events.sessionExpired, { ...info, reason: 'refresh' }, 'sessionExpired');
+      }
       return next;
     }
   }

@@ -5,25 +5,37 @@
  * "signed out").
  */
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
+import { clock, recordStoreCall } from '../telemetry.js';
 
 /**
  * Resolves like `pending`, or rejects with a coded 503 after `timeoutMs`. `late` receives a value that
  * arrives after the deadline (e.g. a lock acquired after its caller gave up, which must be released).
+ * `operation` (a literal such as `'redis.get'`) names the call in the `oidc_session.store.duration`
+ * histogram, recorded once: when it settles or when its deadline passes.
  */
-export function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: string, late?: (value: T) => void): Promise<T> {
+export function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: string, late?: (value: T) => void,
+  operation?: string): Promise<T> {
+  const startedAt = operation === undefined ? 0 : clock();
   return new Promise<T>((resolve, reject) => {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      if (operation !== undefined) recordStoreCall(operation, startedAt);
       reject(new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `${what} did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     pending.then((value) => {
       clearTimeout(timer);
-      if (timedOut) late?.(value);
-      else resolve(value);
+      if (timedOut) {
+        late?.(value);
+        return;
+      }
+      if (operation !== undefined) recordStoreCall(operation, startedAt);
+      resolve(value);
     }, (err: unknown) => {
       clearTimeout(timer);
-      if (!timedOut) reject(storeError(err, what));
+      if (timedOut) return;
+      if (operation !== undefined) recordStoreCall(operation, startedAt);
+      reject(storeError(err, what));
     });
   });
 }

@@ -1,5 +1,7 @@
 /** Every call to the IdP goes through here so that none can hang a request: a timeout and coded errors. */
+import { SpanKind } from '@opentelemetry/api';
 import { AuthError, ErrorCodes } from '../errors.js';
+import { inSpan } from '../telemetry.js';
 
 export interface IdpResponse {
   status: number;
@@ -7,8 +9,20 @@ export interface IdpResponse {
   text: string;
 }
 
-/** Fetches with a timeout; network failures become 503 `ERR_IDP_UNAVAILABLE`, timeouts 504 `ERR_IDP_TIMEOUT`. */
-export async function idpFetch(url: string, init: RequestInit, timeoutMs: number, what: string): Promise<IdpResponse> {
+/**
+ * Fetches with a timeout; network failures become 503 `ERR_IDP_UNAVAILABLE`, timeouts 504 `ERR_IDP_TIMEOUT`.
+ * Each call is an `oidc_session.idp_request` span whose `endpoint` is `endpoint` (default: `what`).
+ */
+export function idpFetch(url: string, init: RequestInit, timeoutMs: number, what: string, endpoint = what): Promise<IdpResponse> {
+  // The endpoint's name only: URLs and bodies may carry codes, tokens or client credentials.
+  return inSpan('oidc_session.idp_request', { endpoint }, async (span) => {
+    const res = await send(url, init, timeoutMs, what);
+    span.setAttribute('http.response.status_code', res.status);
+    return res;
+  }, SpanKind.CLIENT);
+}
+
+async function send(url: string, init: RequestInit, timeoutMs: number, what: string): Promise<IdpResponse> {
   let res: Response;
   let text: string;
   try {
