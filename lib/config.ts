@@ -55,7 +55,8 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   const clientId = nonEmpty('clientId', input.clientId ?? env.CLIENT_ID, 'CLIENT_ID');
   const clientSecret = nonEmpty('clientSecret', input.clientSecret ?? env.CLIENT_SECRET, 'CLIENT_SECRET');
   const secrets = resolveSecrets(input.secret ?? env.SESSION_SECRET);
-  const redis = input.redis ?? (env.REDIS_URL || undefined);
+  // `redis: process.env.REDIS_URL` with the variable set but empty means "no Redis", as an unset one does.
+  const redis = (input.redis === '' ? undefined : input.redis) ?? (env.REDIS_URL || undefined);
   if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
     fail('redis', 'must be a redis:// or rediss:// URL (or a node-redis client)', `got "${redis}"`);
   }
