@@ -1,8 +1,8 @@
 /** Lazy, cached OIDC discovery: the IdP being down at startup must not crash the app, only delay logins. */
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { idpFetch } from '../util/idp-fetch.js';
+import { idpFetch, jwksFetch } from '../util/idp-fetch.js';
 
 export interface ProviderMetadata {
   issuer: string;
@@ -68,6 +68,7 @@ export function createDiscovery(config: Pick<Config, 'issuer' | 'httpTimeout'>):
       timeoutDuration: config.httpTimeout,
       cooldownDuration: 30_000,
       cacheMaxAge: 600_000,
+      [customFetch]: jwksFetch,
     });
     return keySet;
   }

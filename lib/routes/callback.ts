@@ -7,13 +7,15 @@ import type { NextFunction, Request, Response } from 'express';
 import { STRATEGY, type OidcContext } from '../context.js';
 import { endSessionById } from '../session/end-session.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
-import { fire } from '../events.js';
+import { debugLog, fire } from '../events.js';
 import type { LoginResult } from '../oidc/strategy.js';
 import { attachResponse, randomToken } from '../oidc/pending-login.js';
 import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
 import { countLogin, endSpan, startSpan, withSpan } from '../telemetry.js';
+
+const debug = debugLog('login');
 
 export function createCallbackRoute(ctx: OidcContext) {
   return async function callback(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -23,6 +25,7 @@ export function createCallbackRoute(ctx: OidcContext) {
       if (err !== undefined) {
         const outcome = isAuthError(err) && err.code === ErrorCodes.LOGIN_DENIED ? 'cancelled' : 'failure';
         countLogin(outcome);
+        debug('sign-in %s: %s', outcome, (err as { code?: unknown })?.code ?? (err as Error)?.name);
         span.setAttribute('outcome', outcome);
       }
       endSpan(span, err);
@@ -64,6 +67,7 @@ export function createCallbackRoute(ctx: OidcContext) {
       complete(ctx, req, res, result).then(() => {
         // After the session is saved (complete() saves it before the redirect).
         countLogin('success');
+        debug('sign-in completed');
         span.setAttribute('outcome', 'success');
         endSpan(span);
       }, fail);

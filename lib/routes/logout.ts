@@ -9,10 +9,12 @@ import type { NextFunction, Request, Response } from 'express';
 import type { OidcContext } from '../context.js';
 import { endOwnSession } from '../session/end-session.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { fire } from '../events.js';
+import { debugLog, fire } from '../events.js';
 import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
 import { countEnded } from '../telemetry.js';
+
+const debug = debugLog('logout');
 
 export function createLogoutRoute(ctx: OidcContext) {
   const { config } = ctx;
@@ -30,6 +32,7 @@ export function createLogoutRoute(ctx: OidcContext) {
     try {
       const ended = await endOwnSession(ctx, req);
       if (ended.sub) countEnded('logout');
+      debug(ended.sub ? 'signed out' : 'logout without a session');
       res.clearCookie(config.cookieName, { path: '/', httpOnly: true, secure: config.secure, sameSite: config.sameSite });
       if (ended.sub) fire(config.events.signOut, { req, sub: ended.sub, sid: ended.sid }, 'signOut');
       const endpoint = config.idpLogout ? await endSessionEndpoint(ctx) : undefined;

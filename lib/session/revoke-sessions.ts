@@ -7,8 +7,11 @@ import type { Request } from 'express';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import type { OidcSessionState } from '../store/ttl.js';
+import { debugLog } from '../events.js';
 import { countEnded, type EndReason } from '../telemetry.js';
 import { endOwnSession, endSessionById } from './end-session.js';
+
+const debug = debugLog('session');
 
 export type RevokeQuery = { sub: string; sid?: undefined } | { sid: string; sub?: undefined };
 
@@ -71,5 +74,6 @@ export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: s
     countEnded(reason);
   }
   if (query.sid !== undefined) await ctx.index.drop({ sid: query.sid });
+  debug('%d session(s) ended (%s)', ended, reason);
   return ended;
 }

@@ -6,11 +6,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { CTX, type ContextRequest, type OidcContext } from '../context.js';
 import { endOwnSession } from './end-session.js';
-import { fire } from '../events.js';
+import { debugLog, fire } from '../events.js';
 import { getServerSessionMethod } from './server-session.js';
 import { seenEvery } from '../store/ttl.js';
 import { countEnded } from '../telemetry.js';
 import type { SessionExpiredReason } from '../types.js';
+
+const debug = debugLog('session');
 
 export function createSessionGuard(ctx: OidcContext) {
   const { config } = ctx;
@@ -37,6 +39,7 @@ export function createSessionGuard(ctx: OidcContext) {
     }
     endOwnSession(ctx, req).then((ended) => {
       countEnded(reason);
+      debug('session ended: %s timeout', reason);
       fire(config.events.sessionExpired, { req, sub: ended.sub, sid: ended.sid, reason }, 'sessionExpired');
       next();
     }, next);

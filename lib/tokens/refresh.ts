@@ -124,6 +124,7 @@ export class Refresher {
     let outcome: RefreshOutcome | undefined;
     const count = (result: RefreshOutcome) => {
       outcome = result;
+      debug('refresh grant: %s', result);
       span.setAttribute('outcome', result);
       countRefresh(result, startedAt);
     };

@@ -22,6 +22,17 @@ export function idpFetch(url: string, init: RequestInit, timeoutMs: number, what
   }, SpanKind.CLIENT);
 }
 
+/** The fetch jose uses for the JWKS it downloads itself: the same span, endpoint `jwks`. */
+export function jwksFetch(url: string, init: RequestInit): Promise<Response> {
+  return inSpan('oidc_session.idp_request', JWKS_ENDPOINT, async (span) => {
+    const res = await fetch(url, init);
+    span.setAttribute('http.response.status_code', res.status);
+    return res;
+  }, SpanKind.CLIENT);
+}
+
+const JWKS_ENDPOINT = Object.freeze({ endpoint: 'jwks' });
+
 async function send(url: string, init: RequestInit, timeoutMs: number, what: string): Promise<IdpResponse> {
   let res: Response;
   let text: string;

@@ -1,10 +1,13 @@
 // The OpenTelemetry instruments after a real login, refresh, logout, terminal refresh failure and back-channel
 // logout against the real provider, read with the SDK's in-memory exporters registered as the global
-// providers before the middleware made its instruments. No attribute may carry a token or a session id.
+// providers before the middleware made its instruments. No attribute may carry a token or a session id, and
+// the debug log (DEBUG=express-oidc-session*) no token, secret or session id.
+import { format } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { metrics, trace, type Attributes } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import createDebug from 'debug';
 import session from 'express-session';
 import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -25,6 +28,11 @@ const spans = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
 metrics.setGlobalMeterProvider(meterProvider);
 trace.setGlobalTracerProvider(tracerProvider);
+
+/** What DEBUG=express-oidc-session* would print. */
+const logged: string[] = [];
+createDebug.enable('express-oidc-session*');
+createDebug.log = (...args: unknown[]) => { logged.push(format(...args)); };
 
 let op: TestProvider;
 let app: TestApp;
@@ -112,7 +120,7 @@ describe('telemetry', () => {
     const [callback] = finished('oidc_session.callback');
     expect(callback?.attributes.outcome).toBe('success');
     const endpoints = finished('oidc_session.idp_request').map((s) => s.attributes.endpoint);
-    expect(endpoints).toEqual(expect.arrayContaining(['discovery', 'token', 'userinfo']));
+    expect(endpoints).toEqual(expect.arrayContaining(['discovery', 'token', 'userinfo', 'jwks']));
     expect(finished('oidc_session.idp_request').find((s) => s.attributes.endpoint === 'token')?.attributes['http.response.status_code']).toBe(200);
 
     const store = (await instruments()).get('oidc_session.store.duration')!;
@@ -212,5 +220,10 @@ describe('telemetry', () => {
       // Subjects in this test are account names.
       for (const sub of ['alice', 'carol', 'dave']) expect(value.includes(sub)).toBe(false);
     }
+  });
+
+  it('debug-logs the flows without a token, a secret or a session id', () => {
+    expect(logged.some((line) => line.includes('express-oidc-session:refresh'))).toBe(true);
+    for (const line of logged) for (const secret of secrets) expect(line.includes(secret)).toBe(false);
   });
 });
