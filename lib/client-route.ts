@@ -4,8 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes } from './errors.js';
+import { isFresh, sendJson } from './util/respond.js';
 
 /** From lib/ in development (the build writes dist/), and from dist/ once compiled. */
 const FILES = ['../dist/client/oidc-session.js', './client/oidc-session.js'].map((file) => new URL(file, import.meta.url));
@@ -36,26 +37,25 @@ function loadScript(files: ReadonlyArray<string | URL>): Script | undefined {
  * @example
  * router.get('/client.js', createClientRoute());
  */
-export function createClientRoute(files: ReadonlyArray<string | URL> = FILES): RequestHandler {
+export function createClientRoute(files: ReadonlyArray<string | URL> = FILES): (req: IncomingMessage, res: ServerResponse) => void {
   let script: Script | undefined;
   return function clientScript(req, res) {
     // A missing build is looked for again on the next request, so building fixes a running server.
     script ??= loadScript(files);
     if (!script) {
-      res.status(500).json({ error: 'server_error', code: ErrorCodes.CLIENT_NOT_BUILT, message: 'run npm run build:client' });
+      sendJson(res, 500, { error: 'server_error', code: ErrorCodes.CLIENT_NOT_BUILT, message: 'run npm run build:client' });
       return;
     }
-    res.set({
-      'Content-Type': 'text/javascript; charset=utf-8',
-      'Cache-Control': 'public, max-age=3600',
-      'X-Content-Type-Options': 'nosniff',
-      ETag: script.etag,
-    });
-    // req.fresh compares If-None-Match with the ETag just set.
-    if (req.fresh) {
-      res.status(304).end();
+    res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('ETag', script.etag);
+    if (isFresh(req, script.etag)) {
+      res.statusCode = 304;
+      res.end();
       return;
     }
-    res.send(script.body);
+    res.setHeader('Content-Length', script.body.length);
+    res.end(script.body);
   };
 }

@@ -3,6 +3,7 @@
  * Everything costly (config checks, store, keyring, passport instance) happens here, once.
  */
 import express, { type Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import session from 'express-session';
 import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
@@ -19,8 +20,12 @@ import { selectBackend } from './store/select-backend.js';
 import type { OidcSessionOptions } from './types.js';
 import './augment.js';
 
-/** The Router returned by `oidcSession()`, with two extras for tests and graceful shutdown. */
+/**
+ * The Router returned by `oidcSession()`, with two extras for tests and graceful shutdown. Under Connect or a
+ * bare node:http server the same function is plain `(req, res, next)` middleware.
+ */
 export interface OidcSessionRouter extends Router {
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
   /** Resolves when the store is connected (Redis); never rejects. */
   readonly ready: Promise<void>;
   /** Closes what the middleware opened (its Redis client, the memory store's sweep timer). */

@@ -4,15 +4,17 @@
  * instance. It is mounted before express-session: the IdP has no session cookie, must never be handed one,
  * and no same-origin check applies (the request does not come from a browser).
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import bodyParser from 'body-parser';
+import type { NextFunction, Request, Response } from 'express';
 import type { OidcContext } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug, fire } from '../events.js';
 import type { Claim } from '../store/backend.js';
 import { invalid, verifyLogoutToken, type LogoutClaims } from '../oidc/logout-token.js';
 import { destroyMatchingSessions } from '../session/revoke-sessions.js';
+import { sendJson, type NodeHandler } from '../util/respond.js';
 
-const parseForm = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 });
+const parseForm: NodeHandler = bodyParser.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 });
 
 export function createBackchannelLogoutRoute(ctx: OidcContext) {
   const { config } = ctx;
@@ -59,7 +61,8 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
       return;
     }
     fire(config.events.backchannelLogout, { req, sub: claims.sub, sid: claims.sid, sessions }, 'backchannelLogout');
-    res.status(200).end();
+    res.statusCode = 200;
+    res.end();
   };
 
   return [guard, handle];
@@ -67,5 +70,5 @@ export function createBackchannelLogoutRoute(ctx: OidcContext) {
 
 function refuse(res: Response, err: AuthError): void {
   debug('back-channel logout refused: %s', err.message);
-  res.status(400).json({ error: 'invalid_request', error_description: err.message, code: err.code, message: err.message });
+  sendJson(res, 400, { error: 'invalid_request', error_description: err.message, code: err.code, message: err.message });
 }

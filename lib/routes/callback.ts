@@ -14,6 +14,7 @@ import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../stor
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
 import { countLogin, endSpan, startSpan, withSpan } from '../telemetry.js';
+import { ensureQuery, redirect } from '../util/respond.js';
 
 const debug = debugLog('login');
 
@@ -39,14 +40,16 @@ export function createCallbackRoute(ctx: OidcContext) {
     }
     res.setHeader('Cache-Control', 'no-store');
     attachResponse(req, res);
+    // The very query passport-openidconnect reads next (Express's own, or ours elsewhere).
+    const query = ensureQuery(req);
     // Without a code (or an error) passport-openidconnect would treat the request as the start of a new login.
     const given = (v: unknown): boolean => typeof v === 'string' && v !== '';
-    if (!given(req.query.code) && !given(req.query.error)) {
+    if (!given(query.code) && !given(query.error)) {
       fail(new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the sign-in callback needs the code and state sent by the identity provider'));
       return;
     }
     // RFC 9207: an authorization response naming another issuer is a mix-up attempt.
-    if (req.query.iss !== undefined && req.query.iss !== ctx.config.issuer) {
+    if (query.iss !== undefined && query.iss !== ctx.config.issuer) {
       fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response comes from another issuer'));
       return;
     }
@@ -57,7 +60,7 @@ export function createCallbackRoute(ctx: OidcContext) {
       }
       if (!result) {
         const message = info?.message ?? 'invalid state';
-        fail(req.query.error === 'access_denied'
+        fail(query.error === 'access_denied'
           ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
           // passport-openidconnect's own claim checks (iss, aud, exp, nonce) run before our jose verification.
           : message.startsWith('ID token') ? new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${message}`)
@@ -72,7 +75,12 @@ export function createCallbackRoute(ctx: OidcContext) {
         endSpan(span);
       }, fail);
     });
-    withSpan(span, () => authenticate(req, res, fail));
+    try {
+      withSpan(span, () => authenticate(req, res, fail));
+    } catch (err) {
+      // Express 4, Connect and node:http drop the returned promise: a throw here must not become an unhandled rejection.
+      fail(err);
+    }
   };
 }
 
@@ -107,7 +115,7 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   // and a browser following them at once could arrive before the session exists.
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   fire(ctx.config.events.signIn, { req, sub: idClaims.sub, sid, user: result.user }, 'signIn');
-  res.redirect(302, result.returnTo);
+  redirect(res, 302, result.returnTo);
 }
 
 function loginError(err: unknown): unknown {

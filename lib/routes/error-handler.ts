@@ -5,6 +5,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug } from '../events.js';
+import { pathOf, prefersHtml, sendHtml, sendJson } from '../util/respond.js';
 
 export function oidcErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
   const known = toAuthError(err);
@@ -12,15 +13,15 @@ export function oidcErrorHandler(err: unknown, req: Request, res: Response, next
     next(err);
     return;
   }
-  debug('%s %s -> %d %s', req.method, req.path, known.status, known.code);
-  res.status(known.status).setHeader('Cache-Control', 'no-store');
+  debug('%s %s -> %d %s', req.method, pathOf(req), known.status, known.code);
+  res.setHeader('Cache-Control', 'no-store');
   const body = known.toJSON();
-  const page = (req.method === 'GET' || req.method === 'HEAD') && req.accepts(['json', 'html']) === 'html';
+  const page = (req.method === 'GET' || req.method === 'HEAD') && prefersHtml(req);
   if (!page) {
-    res.json(body);
+    sendJson(res, known.status, body);
     return;
   }
-  res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Sign-in problem</title>
+  sendHtml(res, known.status, `<!doctype html><meta charset="utf-8"><title>Sign-in problem</title>
 <h1>${escapeHtml(body.message)}</h1><p>Code: <code>${body.code}</code></p><p><a href="/">Home</a></p>`);
 }
 

@@ -13,6 +13,9 @@ import { debugLog, fire } from '../events.js';
 import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
 import { countEnded } from '../telemetry.js';
+import { clearCookie, queryOf, redirect } from '../util/respond.js';
+
+const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
 
 const debug = debugLog('logout');
 
@@ -33,12 +36,12 @@ export function createLogoutRoute(ctx: OidcContext) {
       const ended = await endOwnSession(ctx, req);
       if (ended.sub) countEnded('logout');
       debug(ended.sub ? 'signed out' : 'logout without a session');
-      res.clearCookie(config.cookieName, { path: '/', httpOnly: true, secure: config.secure, sameSite: config.sameSite });
+      clearCookie(res, config.cookieName, { path: '/', secure: config.secure, sameSite: SAME_SITE[config.sameSite] });
       if (ended.sub) fire(config.events.signOut, { req, sub: ended.sub, sid: ended.sid }, 'signOut');
       const endpoint = config.idpLogout ? await endSessionEndpoint(ctx) : undefined;
       if (!endpoint || !ended.sub) {
         // Local logout may honour a same-origin returnTo; the IdP only returns to the registered page.
-        res.redirect(303, config.baseURL + safeReturnTo(req.query.returnTo, config.baseURL, config.postLogoutRedirect));
+        redirect(res, 303, config.baseURL + safeReturnTo(queryOf(req).returnTo, config.baseURL, config.postLogoutRedirect));
         return;
       }
       const url = new URL(endpoint);
@@ -47,7 +50,7 @@ export function createLogoutRoute(ctx: OidcContext) {
       // Our own landing route, not the app's page: it exists whatever routes the app has, and it drops whatever
       // query the IdP appends. No state: nothing on the way back is checked, so it would only end up in the URL.
       url.searchParams.set('post_logout_redirect_uri', loggedOutURL(config));
-      res.redirect(303, url.href);
+      redirect(res, 303, url.href);
     } catch (err) {
       next(err);
     }

@@ -4,11 +4,13 @@
  * POST needs a same-origin request and the script's custom header, so a cross-site page needs a CORS
  * preflight that is never granted.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import bodyParser from 'body-parser';
+import type { NextFunction, Request, Response } from 'express';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { isSameOrigin } from '../same-origin.js';
 import { forgetServerSession, getServerSession, refreshServerSession, toPublicSession } from '../session/server-session.js';
+import { sendJson, type NodeHandler } from '../util/respond.js';
 
 export const CSRF_HEADER = 'x-oidc-session';
 
@@ -18,14 +20,15 @@ export function createSessionRoute(ctx: OidcContext) {
     res.setHeader('Cache-Control', 'no-store');
     try {
       const session = await getServerSession(req);
-      res.json(session ? toPublicSession(session, expose) : null);
+      sendJson(res, 200, session ? toPublicSession(session, expose) : null);
     } catch (err) {
       next(err);
     }
   };
 }
 
-const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+// body-parser (what express.json is) works on Node's own req/res.
+const parseJson: NodeHandler = bodyParser.json({ limit: '16kb', strict: true, type: () => true });
 
 export function createSessionUpdateRoute(ctx: OidcContext) {
   const { config } = ctx;
@@ -52,7 +55,7 @@ export function createSessionUpdateRoute(ctx: OidcContext) {
         }
         forgetServerSession(req);
       }
-      res.json(toPublicSession(session, config.expose));
+      sendJson(res, 200, toPublicSession(session, config.expose));
     } catch (err) {
       next(err);
     }
