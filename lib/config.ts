@@ -34,6 +34,8 @@ export interface Config {
   /** Undefined: the asymmetric algorithms the IdP advertises. */
   idTokenAlgorithms?: readonly string[];
   idpLogout: boolean;
+  /** Revoke the session's tokens at the IdP (RFC 7009) when it ends, where discovery lists a revocation_endpoint. */
+  revokeTokensOnLogout: boolean;
   postLogoutRedirect: string;
   httpTimeout: number;
   storeTimeout: number;
@@ -115,6 +117,7 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
     authorizationParams: resolveAuthorizationParams(input.authorizationParams),
     idTokenAlgorithms: resolveIdTokenAlgorithms(input.idTokenAlgorithms),
     idpLogout: boolean('idpLogout', input.idpLogout, true),
+    revokeTokensOnLogout: boolean('revokeTokensOnLogout', input.revokeTokensOnLogout, true),
     postLogoutRedirect,
     httpTimeout: positive('httpTimeout', input.httpTimeout ?? 5000),
     storeTimeout: positive('storeTimeout', input.storeTimeout ?? 2000),

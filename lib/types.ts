@@ -170,6 +170,14 @@ export interface OidcSessionOptions {
   /** Also end the session at the IdP (RP-initiated logout) when it has an `end_session_endpoint`. @default true */
   idpLogout?: boolean;
   /**
+   * When a session ends (logout, revokeSessions, back-channel or front-channel logout), revoke its refresh token and
+   * access token at the IdP (RFC 7009), where discovery lists a `revocation_endpoint`. Bounded by `httpTimeout`;
+   * a failure is logged and never keeps anyone signed in.
+   * @default true
+   * @example revokeTokensOnLogout: false
+   */
+  revokeTokensOnLogout?: boolean;
+  /**
    * Same-origin path to land on after logout. After RP-initiated logout the IdP returns the browser to
    * `{baseURL}{basePath}/logged-out` (register that URL at the IdP), which redirects here with no query.
    * `'{basePath}/logged-out'` itself shows a small "You are signed out" page.

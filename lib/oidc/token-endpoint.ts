@@ -15,17 +15,12 @@ export interface TokenResponse {
 type ClientConfig = Pick<Config, 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'httpTimeout'>;
 
 /**
- * POSTs a grant. A 400 `invalid_grant` becomes `ERR_REFRESH_FAILED` (401) so callers can tell a dead refresh
- * token from an IdP that is down (`ERR_IDP_UNAVAILABLE`/`ERR_IDP_TIMEOUT`, 503/504); the IdP's
- * `error_description` stays on `cause` and is never echoed to the browser.
+ * A form body and headers for a request to one of the IdP's client-authenticated endpoints (token,
+ * revocation): the client authenticates the way the login does.
  */
-export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, params: Record<string, string>,
-  what: string): Promise<TokenResponse> {
+export function authenticatedForm(config: ClientConfig, params: Record<string, string>): { headers: Record<string, string>; body: URLSearchParams } {
   const body = new URLSearchParams(params);
-  const headers: Record<string, string> = {
-    'content-type': 'application/x-www-form-urlencoded',
-    accept: 'application/json',
-  };
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (config.clientAuthMethod === 'client_secret_basic') {
     const user = encodeURIComponent(config.clientId);
     const pass = encodeURIComponent(config.clientSecret);
@@ -34,7 +29,17 @@ export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, 
     body.set('client_id', config.clientId);
     body.set('client_secret', config.clientSecret);
   }
-  const res = await idpFetch(tokenEndpoint, { method: 'POST', headers, body }, config.httpTimeout, what, 'token');
+  return { headers, body };
+}
+
+/**
+ * POSTs a grant. A 400 `invalid_grant` becomes `ERR_REFRESH_FAILED` (401) so callers can tell a dead refresh
+ * token from an IdP that is down (`ERR_IDP_UNAVAILABLE`/`ERR_IDP_TIMEOUT`, 503/504); the IdP's
+ * `error_description` stays on `cause` and is never echoed to the browser.
+ */
+export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, params: Record<string, string>,
+  what: string): Promise<TokenResponse> {
+  const res = await idpFetch(tokenEndpoint, { method: 'POST', ...authenticatedForm(config, params) }, config.httpTimeout, what, 'token');
   if (res.status >= 500) {
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the token endpoint answered ${res.status}`);
   }

@@ -37,7 +37,7 @@ export function createSessionGuard(ctx: OidcContext) {
       if (now - state.seen >= every && req.headers['x-session-peek'] !== '1') state.seen = now;
       return next();
     }
-    endOwnSession(ctx, req).then((ended) => {
+    endOwnSession(ctx, req, 'background').then((ended) => {
       countEnded(reason);
       debug('session ended: %s timeout', reason);
       fire(config.events.sessionExpired, { req, sub: ended.sub, sid: ended.sid, reason }, 'sessionExpired');

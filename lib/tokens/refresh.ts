@@ -11,6 +11,7 @@ import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog, fire } from '../events.js';
 import type { Discovery } from '../oidc/discovery.js';
 import { idTokenPolicy, verifyIdToken } from '../oidc/id-token.js';
+import { revokeTokens } from '../oidc/revocation.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import type { RefreshLock, TokenRecord } from '../store/backend.js';
 import type { Span } from '@opentelemetry/api';
@@ -54,13 +55,17 @@ export class Refresher {
     return this.run(subject, record, false);
   }
 
-  /** Refreshes now, still once per session at a time, and at most once per FORCE_MIN_INTERVAL_MS. */
-  force(subject: RefreshSubject, record: TokenRecord): Promise<TokenRecord | null> | TokenRecord {
-    if (Date.now() - (record.accessTokenIssued ?? 0) < FORCE_MIN_INTERVAL_MS) return record;
-    return this.run(subject, record, true);
+  /**
+   * Refreshes now, still once per session at a time, unless the access token was obtained less than
+   * `minIntervalMs` ago (default FORCE_MIN_INTERVAL_MS; the BFF passes 1 s after an API answered 401).
+   */
+  force(subject: RefreshSubject, record: TokenRecord, minIntervalMs = FORCE_MIN_INTERVAL_MS): Promise<TokenRecord | null> | TokenRecord {
+    if (Date.now() - (record.accessTokenIssued ?? 0) < minIntervalMs) return record;
+    return this.run(subject, record, minIntervalMs);
   }
 
-  private run(subject: RefreshSubject, seen: TokenRecord, force: boolean): Promise<TokenRecord | null> {
+  /** `force`: false for a due refresh, else the forced refresh's minimum interval (ms). */
+  private run(subject: RefreshSubject, seen: TokenRecord, force: number | false): Promise<TokenRecord | null> {
     const running = this.inflight.get(subject.sessionId);
     if (running) return running;
     const promise = this.underLock(subject, seen, force).finally(() => this.inflight.delete(subject.sessionId));
@@ -68,7 +73,7 @@ export class Refresher {
     return promise;
   }
 
-  private async underLock(subject: RefreshSubject, seen: TokenRecord, force: boolean): Promise<TokenRecord | null> {
+  private async underLock(subject: RefreshSubject, seen: TokenRecord, force: number | false): Promise<TokenRecord | null> {
     const { sessionId } = subject;
     const lockTtl = this.config.httpTimeout * 2 + 2000;
     const deadline = Date.now() + lockTtl + 1000;
@@ -83,7 +88,7 @@ export class Refresher {
           if (!current) return null;
           if (current.v < seen.v) current = await this.restore(subject, current, seen);
           if (!current || current.v > seen.v || !current.refreshToken) return current;
-          if (force ? Date.now() - (current.accessTokenIssued ?? 0) < FORCE_MIN_INTERVAL_MS
+          if (force !== false ? Date.now() - (current.accessTokenIssued ?? 0) < force
             : !refreshDue(current, this.config.leeway)) return current;
           return await this.grant(subject, current);
         } finally {
@@ -153,7 +158,7 @@ export class Refresher {
         idToken,
         idTokenExpires,
       };
-      if (!(await this.save(subject, next, current.v))) return this.tokens.read(subject.sessionId);
+      if (!(await this.save(subject, next, current.v))) return this.orphaned(subject, next);
       fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
       return next;
     } catch (err) {
@@ -183,6 +188,16 @@ export class Refresher {
       }
       return next;
     }
+  }
+
+  /**
+   * The grant succeeded but its session ended while it was in flight, so nothing was written: the new tokens
+   * are nobody's, and are revoked at the IdP rather than left usable until they expire.
+   */
+  private async orphaned(subject: RefreshSubject, granted: TokenRecord): Promise<TokenRecord | null> {
+    const stored = await this.tokens.read(subject.sessionId);
+    if (!stored) void revokeTokens(this.config, this.discovery, granted);
+    return stored;
   }
 
   /** Compare-and-set against the version read under the lock; false when the session ended meanwhile. */
