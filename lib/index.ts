@@ -4,6 +4,9 @@ export { sessionScript, type SessionScriptOptions } from './session/session-scri
 export { verifySessionJwt, type VerifySessionJwtOptions, type SessionJwtClaims } from './verify-session-jwt.js';
 export { revokeSessions, type RevokeQuery } from './session/revoke-sessions.js';
 export { requiresAuth, type RequiresAuthOptions } from './session/requires-auth.js';
+export { remoteApi, type RemoteApiOptions, type RemoteApiToken } from './bff/remote-api.js';
+export { fetchWithToken } from './bff/fetch-with-token.js';
+export { getClientToken, type ClientTokenOptions } from './bff/client-token.js';
 export { AuthError, ConfigError, ErrorCodes, isAuthError, type ErrorCode } from './errors.js';
 export { PruningMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export type {

@@ -106,14 +106,17 @@ function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: S
   return shape ? Promise.resolve(shape(session, req, {})) : Promise.resolve(session);
 }
 
-/** Loads with a forced refresh (POST {basePath}/session `{ refresh: true }`). */
-export async function refreshServerSession(req: Request): Promise<Session | null> {
+/**
+ * Loads with a forced refresh (POST {basePath}/session `{ refresh: true }`; the BFF after an API's 401). No grant
+ * when the access token is younger than `minIntervalMs` (default: the refresher's FORCE_MIN_INTERVAL_MS).
+ */
+export async function refreshServerSession(req: Request, minIntervalMs?: number): Promise<Session | null> {
   const ctx = contextOf(req, 'refresh');
   const state = req.session?.oidc;
   if (!state) return null;
   const current = await ctx.tokens.get(req.sessionID);
   if (!current) return null;
-  const record = await ctx.refresher.force(subjectOf(ctx, req, state), current);
+  const record = await ctx.refresher.force(subjectOf(ctx, req, state), current, minIntervalMs);
   forgetServerSession(req);
   const loaded = load(ctx, req, record);
   (req as ContextRequest)[MEMO] = loaded;

@@ -71,6 +71,10 @@ export interface StorageBackend {
 
   /** Claims `key` for `ttlMs`; null when it is already claimed. */
   claim(key: string, ttlMs: number): Promise<Claim | null>;
+  /** A short-lived shared value (the app's client-credentials token), null when absent or expired. */
+  getValue(key: string): Promise<string | null>;
+  /** Writes `value` for `ttlMs`, replacing what was there. */
+  setValue(key: string, value: string, ttlMs: number): Promise<void>;
   readonly lock: RefreshLock;
   /** Where generated session-JWT keys are shared. */
   readonly keys: KeyBackend;

@@ -113,6 +113,13 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
       const claim: Claim = { release };
       return ok === 'OK' ? claim : null;
     },
+    async getValue(key) {
+      const raw = await bound('get', client.get(hashed('val', key)));
+      return typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : null;
+    },
+    async setValue(key, value, ttlMs) {
+      await bound('set', client.set(hashed('val', key), value, { PX: Math.max(1, Math.ceil(ttlMs)) }));
+    },
     lock,
     keys: {
       get: () => bound('jwt keys get', keysBackend.get()),

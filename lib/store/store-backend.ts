@@ -69,6 +69,8 @@ export function storeBackend(store: Store, timeoutMs: number, lifetimeMs: () => 
       await write(`claim:${key}`, 1, ttlMs);
       return { release: () => destroy(`claim:${key}`) };
     },
+    getValue: (key) => read<string>(`val:${key}`),
+    setValue: (key, value, ttlMs) => write(`val:${key}`, value, ttlMs),
     lock: localLock,
     keys: storeKeyBackend(store),
     ready: Promise.resolve(),

@@ -34,6 +34,11 @@ export interface StartProviderOptions {
   /** default 0 (ephemeral) */
   port?: number;
   /**
+   * default false: turns on the client_credentials grant (and registers it for the client, its tokens living
+   * 600 s) and token introspection (`{issuer}/token/introspection`, for upstream APIs in tests)
+   */
+  clientCredentials?: boolean;
+  /**
    * Sees every request first; returning true means it answered (or hung up) itself. For fault injection
    * only: responses a real provider never sends (500s, hangs, resets).
    */
@@ -214,7 +219,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     redirect_uris: [...(opts.redirectUris ?? [])],
     post_logout_redirect_uris: [...(opts.postLogoutRedirectUris ?? [])],
     response_types: ['code'],
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(opts.clientCredentials ? ['client_credentials'] : [])],
     token_endpoint_auth_method: 'client_secret_post',
     ...(opts.backchannelLogoutUri
       ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
@@ -260,6 +265,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
       Session: 14 * 86400,
       Interaction: 3600,
       AuthorizationCode: 60,
+      ClientCredentials: 600,
     },
     rotateRefreshToken: opts.rotateRefreshToken ?? true,
     // The default issues a refresh token only for the offline_access scope, which the provider
@@ -276,6 +282,8 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
       devInteractions: { enabled: false },
       jwtUserinfo: { enabled: opts.clientMetadata?.userinfo_signed_response_alg !== undefined },
       revocation: { enabled: true },
+      clientCredentials: { enabled: opts.clientCredentials ?? false },
+      introspection: { enabled: opts.clientCredentials ?? false, allowedPolicy: async () => true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
