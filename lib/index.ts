@@ -3,6 +3,7 @@ export { getServerSession } from './session/server-session.js';
 export { sessionScript, type SessionScriptOptions } from './session/session-script.js';
 export { verifySessionJwt, type VerifySessionJwtOptions, type SessionJwtClaims } from './verify-session-jwt.js';
 export { revokeSessions, type RevokeQuery } from './session/revoke-sessions.js';
+export { listSessions, type SessionListing } from './session/list-sessions.js';
 export { requiresAuth, type RequiresAuthOptions } from './session/requires-auth.js';
 export { remoteApi, type RemoteApiOptions, type RemoteApiToken } from './bff/remote-api.js';
 export { fetchWithToken } from './bff/fetch-with-token.js';

@@ -8,6 +8,7 @@ import session from 'express-session';
 import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
 import { createBackchannelLogoutRoute } from './routes/backchannel-logout.js';
+import { createFrontchannelLogoutRoute } from './routes/frontchannel-logout.js';
 import { createClientRoute } from './client-route.js';
 import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
@@ -47,6 +48,8 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
 
   // Before express-session: the IdP calls it server to server, with no cookie, and must never get one.
   router.all(`${p}/backchannel-logout`, ...createBackchannelLogoutRoute(ctx));
+  // Before it too: loaded by the IdP in a third-party iframe, whose cookies browsers withhold.
+  router.get(`${p}/frontchannel-logout`, createFrontchannelLogoutRoute(ctx));
   // Static for the session: no store read for the script, the public keys or the post-logout landing.
   router.get(`${p}/jwks.json`, createJwksRoute(ctx));
   router.get(`${p}/client.js`, createClientRoute());

@@ -18,6 +18,9 @@ import { ensureQuery, redirect } from '../util/respond.js';
 
 const debug = debugLog('login');
 
+/** Characters of the User-Agent kept for "your devices": enough to tell browsers apart, small in every blob. */
+const USER_AGENT_MAX = 160;
+
 export function createCallbackRoute(ctx: OidcContext) {
   return async function callback(req: Request, res: Response, next: NextFunction): Promise<void> {
     const span = startSpan('oidc_session.callback');
@@ -91,12 +94,14 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   await new Promise<void>((resolve, reject) => req.logIn(result.user, (err) => (err ? reject(err) : resolve())));
   if (previous) {
     // A sign-in over another session: nothing of it may remain (tokens, index entries, cached JWT).
-    await endSessionById(ctx, previousId, previous, false).catch(() => undefined);
+    await endSessionById(ctx, previousId, previous, { blob: false, revoke: 'background' }).catch(() => undefined);
   }
   const now = Date.now();
   const { tokens, idClaims } = result;
   const sid = typeof idClaims.sid === 'string' ? idClaims.sid : undefined;
   const state: OidcSessionState = { created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16), ...(sid !== undefined ? { sid } : {}) };
+  const ua = req.headers['user-agent'];
+  if (typeof ua === 'string' && ua !== '') state.ua = ua.slice(0, USER_AGENT_MAX);
   const expiresAt = sessionDeadline(state, ctx.config) + RECORD_SLACK_MS;
   const record: TokenRecord = {
     v: 1,

@@ -10,29 +10,55 @@ import type { OidcSessionState } from '../store/ttl.js';
 import { debugLog } from '../events.js';
 import { countEnded, type EndReason } from '../telemetry.js';
 import { endOwnSession, endSessionById } from './end-session.js';
+import { sessionOfHandle } from './list-sessions.js';
 
 const debug = debugLog('session');
 
-export type RevokeQuery = { sub: string; sid?: undefined } | { sid: string; sub?: undefined };
+export type RevokeQuery =
+  | { sub: string; sid?: undefined; handle?: undefined }
+  | { sid: string; sub?: undefined; handle?: undefined }
+  /** One session from `listSessions`; of the calling request's user unless `sub` names another. */
+  | { handle: string; sub?: string; sid?: undefined };
 
 /**
- * Destroys every session of that user or IdP session in every instance sharing the backend; resolves to how
- * many there were. When the calling request's own session is one of them it ends too, within this request.
+ * Destroys every session of that user or IdP session — or the one session of a `handle` from `listSessions` —
+ * in every instance sharing the backend; resolves to how many there were. When the calling request's own
+ * session is one of them it ends too, within this request.
  * @example app.post('/account/sign-out-everywhere', requiresAuth(), async (req, res) => {
  *   const session = await getServerSession(req);
  *   res.json({ ended: await revokeSessions(req, { sub: session!.user.sub }) });
  * });
+ * @example app.post('/account/devices/end', requiresAuth(), express.json(), async (req, res) => {
+ *   res.json({ ended: await revokeSessions(req, { handle: String(req.body.handle) }) });
+ * });
  */
 export async function revokeSessions(req: Request, query: RevokeQuery): Promise<number> {
   const ctx = contextOf(req, 'revokeSessions');
-  const sub = (query as { sub?: unknown } | undefined)?.sub;
-  const sid = (query as { sid?: unknown } | undefined)?.sid;
+  const q = (query ?? {}) as { sub?: unknown; sid?: unknown; handle?: unknown };
   const valid = (v: unknown): v is string => typeof v === 'string' && v !== '';
-  // Exactly one key: `{ sub, sid }` would be ambiguous (both, or only that IdP session?).
-  if (valid(sub) === valid(sid) || (sub !== undefined && !valid(sub)) || (sid !== undefined && !valid(sid))) {
-    throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'revokeSessions(req, query): query must be { sub: string } or { sid: string }');
+  if (q.handle !== undefined) {
+    if (!valid(q.handle) || q.sid !== undefined || (q.sub !== undefined && !valid(q.sub))) {
+      throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'revokeSessions(req, query): a handle goes alone, or with the sub of its user');
+    }
+    return endHandle(ctx, req, q.handle, valid(q.sub) ? q.sub : undefined);
   }
-  return destroyMatchingSessions(ctx, valid(sub) ? { sub } : { sid: sid as string }, req);
+  // Exactly one key: `{ sub, sid }` would be ambiguous (both, or only that IdP session?).
+  if (valid(q.sub) === valid(q.sid) || (q.sub !== undefined && !valid(q.sub)) || (q.sid !== undefined && !valid(q.sid))) {
+    throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'revokeSessions(req, query): query must be { sub: string }, { sid: string } or { handle: string }');
+  }
+  return destroyMatchingSessions(ctx, valid(q.sub) ? { sub: q.sub } : { sid: q.sid as string }, req);
+}
+
+/** Ends the one session behind `handle`; 0 when the handle names none of the user's live sessions. */
+async function endHandle(ctx: OidcContext, req: Request, handle: string, sub: string | undefined): Promise<number> {
+  const owner = sub ?? req.session?.oidc?.sub;
+  if (owner === undefined) throw new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'revokeSessions(req, { handle }): sign in first, or pass the sub of its user');
+  const found = await sessionOfHandle(ctx, owner, handle);
+  if (!found) return 0;
+  if (found[0] === req.sessionID) await endOwnSession(ctx, req);
+  else await endSessionById(ctx, found[0], found[1]);
+  countEnded('revoked');
+  return 1;
 }
 
 /**
@@ -44,7 +70,7 @@ export async function revokeSessions(req: Request, query: RevokeQuery): Promise<
  * @internal (kept out of the published .d.ts, which would otherwise reach passport's types)
  */
 export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: string; sid?: string }, req?: Request,
-  reason: Extract<EndReason, 'revoked' | 'backchannel'> = 'revoked'): Promise<number> {
+  reason: Extract<EndReason, 'revoked' | 'backchannel' | 'logout'> = 'revoked'): Promise<number> {
   const matches = (s: OidcSessionState | undefined): boolean => !!s && (query.sid !== undefined
     ? s.sid === query.sid || (query.sub !== undefined && s.sub === query.sub && s.sid === undefined)
     : s.sub === query.sub);

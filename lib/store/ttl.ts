@@ -15,6 +15,8 @@ export interface OidcSessionState {
   sid?: string;
   /** Opaque id put in the session JWT instead of the session id. */
   jsid: string;
+  /** The browser's User-Agent at sign-in, truncated ("your devices"). */
+  ua?: string;
 }
 
 /** The index sets a signed-in session belongs to: its user's and, when the IdP named one, its IdP session's. */
