@@ -87,13 +87,18 @@ function safePath(path: string): boolean {
 /** Hop-by-hop (RFC 9110 §7.6.1) or ours: never forwarded, in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection',
   'proxy-authenticate', 'proxy-authorization']);
-/** Request headers the upstream must not see: the browser's credentials and ours, and what the proxy sets itself. */
-const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'cookie', 'authorization', 'expect', 'x-oidc-session']);
+/**
+ * Request headers the upstream must not see: the browser's credentials and ours, what the proxy sets itself, and
+ * a host the browser claims (an upstream building URLs from `Forwarded`/`X-Forwarded-Host` would trust it).
+ */
+const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'cookie', 'authorization', 'expect', 'x-oidc-session', 'forwarded',
+  'x-forwarded-host']);
 const DROPPED_RESPONSE = new Set([...HOP_BY_HOP, 'set-cookie']);
 
 /** The names a Connection header lists are hop-by-hop too. */
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // What browsers send, which names no header: no Set per request.
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const names = new Set<string>();
   for (const name of String(value).split(',')) names.add(name.trim().toLowerCase());
   return names;

@@ -3,12 +3,14 @@
 // and records what it received, so the tests assert on what actually crossed the proxy.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
+import connect from 'connect';
 import http from 'node:http';
 import type { RequestHandler } from 'express';
 import net from 'node:net';
-import { fetchWithToken, getClientToken, remoteApi } from '../../lib/index.js';
+import { exportJWK, generateKeyPair } from 'jose';
+import { fetchWithToken, getClientToken, oidcSession, remoteApi } from '../../lib/index.js';
 import { oidcErrorHandler } from '../../lib/routes/error-handler.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -115,6 +117,7 @@ beforeAll(async () => {
   app = await startApp(op, { idpLogout: false }, (express) => {
     express.use('/api/orders', remoteApi(target));
     express.use('/api/app', remoteApi(target, { token: 'client' }));
+    express.use('/api/noretry', remoteApi(target, { retryOnUnauthorized: false }));
     express.use('/api/either', remoteApi(target, { token: 'userOrClient', scope: 'openid' }));
     express.use('/api/optional', remoteApi(target, { token: 'userOrNone' }));
     express.use('/api/open', remoteApi(target, { token: 'none' }));
@@ -228,6 +231,8 @@ describe('remoteApi with the user token', () => {
         'keep-alive': 'timeout=5',
         'proxy-authorization': 'Basic eDp5',
         te: 'trailers',
+        forwarded: 'host=evil.example',
+        'x-forwarded-host': 'evil.example',
       },
     });
     expect(res.status).toBe(200);
@@ -237,7 +242,8 @@ describe('remoteApi with the user token', () => {
     expect(got.headers.authorization).toMatch(/^Bearer /);
     expect(got.headers.cookie).toBeUndefined();
     expect(got.headers['x-oidc-session']).toBeUndefined();
-    for (const name of ['x-hop', 'keep-alive', 'proxy-authorization', 'te']) expect(got.headers[name]).toBeUndefined();
+    for (const name of ['x-hop', 'keep-alive', 'proxy-authorization', 'te', 'forwarded', 'x-forwarded-host']) expect(got.headers[name]).toBeUndefined();
+    expect(got.headers.host).toBe(new URL(upstream.url).host);
     expect(got.headers['x-custom']).toBe('kept');
     expect(got.headers['content-type']).toBe('application/json');
     expect(got.sha256).toBe(sha256(Buffer.from('{"a":1}')));
@@ -421,6 +427,76 @@ describe('remoteApi token modes', () => {
     expect((await send('/api/open/public', { jar })).json()).toMatchObject({ kind: 'none' });
     expect(seen.at(-1)!.headers.authorization).toBeUndefined();
     expect(seen.at(-1)!.headers.cookie).toBeUndefined();
+  });
+});
+
+describe('remoteApi retries', () => {
+  it('HEAD is proxied (no body) and retried after a 401 like GET', async () => {
+    const jar = await signIn();
+    await sleep(1100);
+    op.resetCounts();
+    flaky = 1;
+    const res = await send('/api/orders/flaky', { jar, method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(0);
+    expect(seen.map((s) => s.method)).toEqual(['HEAD', 'HEAD']);
+    expect(op.count('refresh_token.consumed')).toBe(1);
+  });
+
+  it('with retryOnUnauthorized: false an upstream 401 goes to the browser, no refresh', async () => {
+    const jar = await signIn();
+    await sleep(1100);
+    op.resetCounts();
+    flaky = 1;
+    const res = await send('/api/noretry/flaky', { jar });
+    expect(res.status).toBe(401);
+    expect(seen).toHaveLength(1);
+    expect(op.count('refresh_token.consumed')).toBe(0);
+  });
+
+  it("a client token the upstream refuses is replaced by a new grant and the request retried once", async () => {
+    await send('/api/app/echo'); // a cached client token
+    seen.length = 0;
+    op.resetCounts();
+    flaky = 1;
+    const res = await send('/api/app/flaky');
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ kind: 'client' });
+    expect(op.count('client_credentials.saved')).toBe(1);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]!.token).not.toBe(seen[0]!.token);
+    // The new token is the cached one now.
+    await send('/api/app/echo');
+    expect(seen[2]!.token).toBe(seen[1]!.token);
+    expect(op.count('client_credentials.saved')).toBe(1);
+  });
+});
+
+describe('remoteApi under Connect (plain node req/res)', () => {
+  it('proxies with the user token under a Connect mount', async () => {
+    const server = await listen();
+    op.allowRedirect(`${server.url}/auth/callback`);
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const router = oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: server.url,
+      secret: TEST_SECRET, idpLogout: false, jwt: { keys: [{ ...(await exportJWK(privateKey)), kid: 'connect-k1', alg: 'ES256' }] } });
+    const host = connect();
+    host.use(router as never);
+    host.use('/api/orders', remoteApi(`${upstream.url}/v1`) as never);
+    server.attach(host as never);
+    await router.ready;
+    try {
+      const jar = new CookieJar();
+      expect((await login(server.url, { jar })).status).toBe(302);
+      const res = await fetch(`${server.url}/api/orders/7?q=1`, { headers: { 'x-oidc-session': '1', cookie: jar.header(server.url) } });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ kind: 'user', path: '/v1/7?q=1' });
+      const refused = await fetch(`${server.url}/api/orders/7`, { headers: { cookie: jar.header(server.url) } });
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ code: 'ERR_CSRF_HEADER_MISSING' });
+    } finally {
+      await server.close();
+      await router.close();
+    }
   });
 });
 
