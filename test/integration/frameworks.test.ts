@@ -1,11 +1,13 @@
 // The same flow under every host the middleware claims (DESIGN "Where it runs"): Express 5, Express 4 (the
 // `express4` alias, which the package itself then imports as 'express', so its Router is Express 4's), Connect,
-// and a bare node:http server calling the returned function as (req, res, next).
+// a bare node:http server calling the returned function as (req, res, next), and Fastify through @fastify/express.
 // Against the real provider: login → requiresAuth() API → session JSON → refresh (a parsed body) → logout;
 // requiresAuth()'s 401 and page redirect; coded errors answered as responses, never a crashed process.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import fastifyExpress from '@fastify/express';
 import connect from 'connect';
 import express from 'express';
+import Fastify from 'fastify';
 import express4 from 'express4';
 import http from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -56,7 +58,7 @@ async function loadWithExpress4(): Promise<Lib> {
   return loaded!;
 }
 
-type Build = (router: OidcSessionRouter, lib: Lib, unhandled: unknown[]) => Handler;
+type Build = (router: OidcSessionRouter, lib: Lib, unhandled: unknown[]) => Handler | Promise<Handler>;
 
 const hosts: Record<string, { lib: () => Lib | Promise<Lib>; build: Build }> = {
   'Express 5': { lib: () => lib5, build: (router, lib, unhandled) => {
@@ -110,6 +112,22 @@ const hosts: Record<string, { lib: () => Lib | Promise<Lib>; build: Build }> = {
       });
     });
   } },
+  'Fastify (@fastify/express)': { lib: () => lib5, build: async (router, lib, unhandled) => {
+    const app = Fastify();
+    await app.register(fastifyExpress);
+    // Express middleware runs in Fastify's onRequest hook, for Fastify's routes and its 404s (our /auth routes) alike.
+    app.use(router);
+    app.use('/api/me', lib.requiresAuth());
+    app.use('/page', lib.requiresAuth());
+    app.get('/api/me', async (request) => ({ user: (await lib.getServerSession(request.raw as never))?.user }));
+    app.get('/page', async (_request, reply) => reply.type('text/html').send('<h1>private page</h1>'));
+    app.setErrorHandler((err, _request, reply) => {
+      unhandled.push(err);
+      void reply.code(500).send('host error handler');
+    });
+    await app.ready();
+    return (req, res) => app.routing(req, res);
+  } },
 };
 
 let op: TestProvider;
@@ -140,7 +158,7 @@ async function startHost(name: string): Promise<HostApp> {
     idpLogout: false,
   });
   const unhandled: unknown[] = [];
-  server.attach(host.build(router, lib, unhandled));
+  server.attach(await host.build(router, lib, unhandled));
   await router.ready;
   return {
     url: server.url,
