@@ -54,6 +54,7 @@ export interface RemoteApiOptions {
   /**
    * The agent for upstream connections, e.g. for a private CA (`new https.Agent({ ca, keepAlive: true })`).
    * @default a keep-alive agent of this remoteApi()
+   * @example { agent: new https.Agent({ ca: readFileSync('internal-ca.pem'), keepAlive: true }) }
    */
   agent?: http.Agent;
 }
