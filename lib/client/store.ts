@@ -186,6 +186,16 @@ export const createStore = (basePath: string): Store => {
     // Other tabs hear of it when this page is left, i.e. once the server has answered the logout
     // POST: told earlier, a tab reloading at once could still find the session alive.
     signOut: (options) => postLogout(basePath, options && options.returnTo, () => post({ at: Date.now(), s: 200, h: {}, d: null })),
+    // The header remoteApi requires; a 401 `unauthenticated` is checked with the server (an API's own 401
+    // must not sign anyone out here), which moves every tab to unauthenticated once if it is so.
+    fetch: (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('X-OIDC-Session', '1');
+      return fetch(input, { ...init, headers }).then((res) => {
+        if (res.status == 401) res.clone().json().then((body: { error?: string }) => void (body.error == 'unauthenticated' && run(READ)), () => {});
+        return res;
+      });
+    },
   };
 
   // The `<script type="application/json">` that `sessionScript()` writes.

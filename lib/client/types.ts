@@ -204,4 +204,11 @@ export interface SessionHandle {
   signIn(options?: SignInOptions): void;
   /** Posts a same-origin form to `{basePath}/logout`; other tabs learn of it as the page leaves. */
   signOut(options?: SignOutOptions): void;
+  /**
+   * `fetch` for the app's `remoteApi` routes: sends the `X-OIDC-Session: 1` header they require. On a 401
+   * `{ error: 'unauthenticated' }` it asks the server for the session, so a session that ended moves every
+   * tab to unauthenticated (its callbacks fire once).
+   * @example const orders = await session.fetch('/api/orders').then((r) => r.json());
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 }
