@@ -1,15 +1,20 @@
 // The same flow under every host the middleware claims (DESIGN "Where it runs"): Express 5, Express 4 (the
 // `express4` alias, which the package itself then imports as 'express', so its Router is Express 4's), Connect,
-// a bare node:http server calling the returned function as (req, res, next), and Fastify through @fastify/express.
+// a bare node:http server calling the returned function as (req, res, next), Fastify through @fastify/express,
+// and NestJS with its Express adapter.
 // Against the real provider: login → requiresAuth() API → session JSON → refresh (a parsed body) → logout;
 // requiresAuth()'s 401 and page redirect; coded errors answered as responses, never a crashed process.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import fastifyExpress from '@fastify/express';
+import { Controller, Get, Module, Req, type MiddlewareConsumer } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import connect from 'connect';
 import express from 'express';
 import Fastify from 'fastify';
 import express4 from 'express4';
 import http from 'node:http';
+import 'reflect-metadata';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import * as lib5 from '../../lib/index.js';
 import type { OidcSessionRouter } from '../../lib/index.js';
@@ -127,6 +132,33 @@ const hosts: Record<string, { lib: () => Lib | Promise<Lib>; build: Build }> = {
     });
     await app.ready();
     return (req, res) => app.routing(req, res);
+  } },
+  'NestJS (Express adapter)': { lib: () => lib5, build: async (router, lib) => {
+    class MeController {
+      async me(req: http.IncomingMessage) {
+        return { user: (await lib.getServerSession(req as never))?.user };
+      }
+      page() {
+        return '<h1>private page</h1>';
+      }
+    }
+    class AppModule {
+      configure(consumer: MiddlewareConsumer) {
+        consumer.apply(lib.requiresAuth()).forRoutes('api/me', 'page');
+      }
+    }
+    // The decorators, applied as functions (the test build compiles no decorator syntax).
+    Req()(MeController.prototype, 'me', 0);
+    for (const [method, path] of [['me', 'api/me'], ['page', 'page']] as const) {
+      Get(path)(MeController.prototype, method, Object.getOwnPropertyDescriptor(MeController.prototype, method)!);
+    }
+    Controller()(MeController);
+    Module({ controllers: [MeController] })(AppModule);
+    const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false });
+    // Unanswered errors get Nest's own 500 (no host handler to record them here); every status is asserted.
+    app.use(router);
+    await app.init();
+    return app.getHttpAdapter().getInstance() as Handler;
   } },
 };
 
