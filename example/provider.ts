@@ -1,5 +1,6 @@
 // The example app's own OpenID Provider (oidc-provider), so `npm start` works with no account
-// anywhere: sign in with any user name. Access tokens live 60 s, so the page shows refreshes.
+// anywhere: sign in with any user name. Access tokens live 60 s (ACCESS_TOKEN_TTL), so the page shows
+// refreshes; the example API checks them by token introspection as a client of its own.
 import http from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 
@@ -9,6 +10,10 @@ export interface ExampleProviderOptions {
   clientSecret: string;
   redirectUri: string;
   postLogoutRedirectUri: string;
+  /** The example API's credentials at the introspection endpoint (a client with no grants of its own). */
+  api: { clientId: string; clientSecret: string };
+  /** Access token lifetime in seconds; default 60 */
+  accessTokenTtl?: number;
   /** default 127.0.0.1 */
   host?: string;
 }
@@ -60,6 +65,13 @@ export async function startExampleProvider(opts: ExampleProviderOptions): Promis
       response_types: ['code'],
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'client_secret_post',
+    }, {
+      client_id: opts.api.clientId,
+      client_secret: opts.api.clientSecret,
+      redirect_uris: [],
+      response_types: [],
+      grant_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys: [signingKey as never] },
     cookies: { keys: [crypto.randomUUID()] },
@@ -69,11 +81,13 @@ export async function startExampleProvider(opts: ExampleProviderOptions): Promis
       accountId: id,
       claims: async () => ({ sub: id, name: id.charAt(0).toUpperCase() + id.slice(1), email: `${id}@example.test` }),
     }),
-    ttl: { AccessToken: 60, IdToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600, AuthorizationCode: 60 },
+    ttl: { AccessToken: opts.accessTokenTtl ?? 60, IdToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600, AuthorizationCode: 60 },
     // Without this, a refresh token needs scope offline_access plus prompt=consent.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
+      // Only the example API may ask what a token is worth.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientId === opts.api.clientId },
       rpInitiatedLogout: {
         enabled: true,
         // Skip the "do you want to sign out?" page: /session/end/auto below confirms it.
