@@ -6,9 +6,8 @@ const $ = (id) => document.getElementById(id);
 const log = (text) => { $('log').textContent += new Date().toLocaleTimeString() + '  ' + text + '\n'; };
 const names = ['onUnauthenticated','onSessionExpired','onAccessTokenExpired','onAccessTokenError','onIdTokenExpired','onIdTokenError','onJwtExpired','onJwtError','onSignOut','onSignIn','onSessionUpdate'];
 const session = OidcSession.useSession({ ...Object.fromEntries(names.map((n) => [n, () => log(n)])), refetchOnWindowFocus: true });
-// The observer's fetch sends X-OIDC-Session: 1 (the header remoteApi and our POST routes require).
-const call = (url, init = {}) => session.fetch ? session.fetch(url, init)
-  : fetch(url, { ...init, headers: { ...init.headers, 'X-OIDC-Session': '1' } });
+// Calls below go through session.fetch: it sends X-OIDC-Session: 1 (the header remoteApi and our POST route
+// require), and a 401 "unauthenticated" moves the observer, and every tab, to signed out.
 
 // Expiries are on the server's clock. Each answer's "now" reaches us a little late, so the largest
 // (server now - our now) seen is the best estimate of the difference.
@@ -76,7 +75,7 @@ $('call-api').addEventListener('click', async () => {
   $('api-status').textContent = 'GET /api/orders …';
   $('api-body').textContent = '';
   try {
-    const res = await call('/api/orders', { headers: { accept: 'application/json' } });
+    const res = await session.fetch('/api/orders', { headers: { accept: 'application/json' } });
     const body = await res.json().catch(() => null);
     $('api-status').textContent = res.status + ' ' + (res.ok ? 'from the example API' : 'refused');
     $('api-body').textContent = JSON.stringify(body, null, 2);
@@ -95,7 +94,7 @@ async function loadDevices() {
     $('devices-note').textContent = 'Sign in to see your devices.';
     return;
   }
-  const res = await call('/api/devices', { headers: { accept: 'application/json' } });
+  const res = await session.fetch('/api/devices', { headers: { accept: 'application/json' } });
   rows.replaceChildren();
   if (!res.ok) {
     $('devices-note').textContent = 'Could not list them (' + res.status + ').';
@@ -116,7 +115,7 @@ async function loadDevices() {
   }
 }
 async function endDevice(device) {
-  const res = await call('/api/devices/end', {
+  const res = await session.fetch('/api/devices/end', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle: device.handle }),
   });
   log('end session: ' + res.status);
