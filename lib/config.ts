@@ -2,14 +2,26 @@
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
 import { ConfigError } from './errors.js';
+import { readClientKey, type ClientKey } from './oidc/client-key.js';
+import type { DpopAlg } from './oidc/dpop.js';
 import { ID_TOKEN_ALGS } from './oidc/id-token.js';
 import type { ExposableToken, OidcSessionOptions, RedisClientLike, SessionCallbacks, SessionEvents } from './types.js';
 
 export interface Config {
   issuer: string;
   clientId: string;
+  /** '' with private_key_jwt and no secret given. */
   clientSecret: string;
-  clientAuthMethod: 'client_secret_post' | 'client_secret_basic';
+  clientAuthMethod: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt' | 'private_key_jwt';
+  /** The signing key of private_key_jwt. */
+  clientKey?: ClientKey;
+  /** Pushed authorization requests (RFC 9126): 'auto' when discovery requires them. */
+  par: 'auto' | boolean;
+  /** DPoP-bound tokens (RFC 9449); undefined: plain bearer tokens. */
+  dpop?: { alg: DpopAlg };
+  profile?: 'fapi2';
+  /** RFC 9207: refuse an authorization response without `iss` (on with profile 'fapi2'). Read by the callback. */
+  strictIss: boolean;
   baseURL: string;
   origin: string;
   secure: boolean;
@@ -43,10 +55,12 @@ export interface Config {
 
 const EXPOSABLE: readonly ExposableToken[] = ['jwt', 'accessToken', 'idToken', 'refreshToken'];
 const JWT_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
-const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
+const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'client_secret_jwt', 'private_key_jwt'] as const;
+const DPOP_ALGS: readonly DpopAlg[] = ['ES256', 'PS256', 'EdDSA'];
 const SAME_SITE = ['lax', 'strict', 'none'] as const;
 /** Authorization request parameters the login flow owns (state, nonce and PKCE are per login). */
-const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method'];
+const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
+  'request_uri', 'dpop_jkt'];
 
 export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.ProcessEnv = process.env,
   warn: (msg: string) => void = defaultWarn): Readonly<Config> {
@@ -55,7 +69,10 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   const base = new URL(baseURL);
   if (base.search || base.hash) fail('baseURL', 'must not have a query or fragment', `got "${baseURL}"`);
   const clientId = nonEmpty('clientId', input.clientId ?? env.CLIENT_ID, 'CLIENT_ID');
-  const clientSecret = nonEmpty('clientSecret', input.clientSecret ?? env.CLIENT_SECRET, 'CLIENT_SECRET');
+  const security = resolveSecurity(input);
+  const clientSecret = security.clientAuthMethod === 'private_key_jwt'
+    ? String(input.clientSecret ?? env.CLIENT_SECRET ?? '')
+    : nonEmpty('clientSecret', input.clientSecret ?? env.CLIENT_SECRET, 'CLIENT_SECRET');
   const secrets = resolveSecrets(input.secret ?? env.SESSION_SECRET);
   // `redis: process.env.REDIS_URL` with the variable set but empty means "no Redis", as an unset one does.
   const redis = (input.redis === '' ? undefined : input.redis) ?? (env.REDIS_URL || undefined);
@@ -101,7 +118,7 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   }
   return Object.freeze({
     issuer, clientId, clientSecret, baseURL, secrets, redis, basePath, scope, secure, idleTimeout, absoluteTimeout,
-    clientAuthMethod: resolveClientAuthMethod(input.clientAuthMethod),
+    ...security,
     origin: base.origin,
     store: input.store,
     callbackURL: `${baseURL}${basePath}/callback`,
@@ -173,12 +190,50 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
   return value as T;
 }
 
-function resolveClientAuthMethod(value: unknown): Config['clientAuthMethod'] {
-  // In the contract, but not built yet: accepting it would silently send the secret instead.
-  if (value === 'private_key_jwt') {
-    fail('clientAuthMethod', '"private_key_jwt" is not supported yet', 'use "client_secret_post" or "client_secret_basic" with clientSecret for now');
+type Security = Pick<Config, 'clientAuthMethod' | 'clientKey' | 'par' | 'dpop' | 'profile' | 'strictIss'>;
+
+/**
+ * Client authentication, PAR, DPoP and the profile that sets them. `profile: 'fapi2'` fills in what the
+ * FAPI 2.0 Security Profile asks of a confidential client and refuses any option that says otherwise.
+ */
+function resolveSecurity(input: OidcSessionOptions): Security {
+  const profile = input.profile === undefined ? undefined : oneOf('profile', input.profile, ['fapi2'] as const);
+  const fapi = profile === 'fapi2';
+  const method = oneOf('clientAuthMethod', input.clientAuthMethod ?? (fapi ? 'private_key_jwt' : 'client_secret_post'), CLIENT_AUTH_METHODS);
+  if (fapi) {
+    // All of them in one message: fixing one at a time would take as many restarts.
+    const contradictions = [
+      ...(method !== 'private_key_jwt' ? [`clientAuthMethod "${method}" (FAPI 2.0 needs "private_key_jwt")`] : []),
+      ...(input.par === false ? ['par: false (FAPI 2.0 sends every authorization request by PAR)'] : []),
+      ...(input.dpop === false ? ['dpop: false (FAPI 2.0 needs sender-constrained tokens)'] : []),
+    ];
+    if (contradictions.length > 0) {
+      fail('profile', `"fapi2" is contradicted by ${contradictions.join(', ')}`, 'remove those options (the profile sets them), or the profile');
+    }
   }
-  return oneOf('clientAuthMethod', value ?? 'client_secret_post', CLIENT_AUTH_METHODS);
+  let clientKey: ClientKey | undefined;
+  if (method === 'private_key_jwt') {
+    const key = readClientKey(input.clientKey, input.clientKeyId);
+    if (typeof key === 'string') {
+      fail('clientKey', key, 'clientAuthMethod "private_key_jwt" signs with it: pass the private JWK (with "kid") whose public half is registered at the IdP');
+    }
+    clientKey = key;
+  } else if (input.clientKey !== undefined) {
+    fail('clientKey', `is used only with clientAuthMethod "private_key_jwt"`, `set clientAuthMethod: 'private_key_jwt', or remove clientKey`);
+  }
+  if (input.par !== undefined && input.par !== 'auto' && typeof input.par !== 'boolean') {
+    fail('par', 'must be "auto", true or false', `got ${describe(input.par)}`);
+  }
+  const par = fapi ? true : input.par ?? 'auto';
+  const dpopInput = input.dpop;
+  let dpop: Config['dpop'];
+  if (dpopInput === true || (fapi && dpopInput === undefined)) dpop = { alg: 'ES256' };
+  else if (typeof dpopInput === 'object' && dpopInput !== null && !Array.isArray(dpopInput)) {
+    dpop = { alg: oneOf('dpop.alg', (dpopInput as { alg?: unknown }).alg ?? 'ES256', DPOP_ALGS) };
+  } else if (dpopInput !== undefined && dpopInput !== false) {
+    fail('dpop', 'must be true, false or { alg }', `got ${describe(dpopInput)}; e.g. dpop: { alg: 'ES256' }`);
+  }
+  return { clientAuthMethod: method, clientKey, par, dpop, profile, strictIss: fapi };
 }
 
 function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined {

@@ -2,6 +2,7 @@
 import type { Request } from 'express';
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
 
 /** Tokens the browser may see through `GET {basePath}/session`. */
 export type ExposableToken = 'jwt' | 'accessToken' | 'idToken' | 'refreshToken';
@@ -24,6 +25,11 @@ export interface Session {
   expires: number;
   accessToken?: string;
   accessTokenExpires?: number;
+  /**
+   * How `accessToken` must be sent: `'DPoP'` (option `dpop`) when the IdP bound it to the session's key, which
+   * only the server holds — `remoteApi` and `fetchWithToken` add the proof; a bare `Authorization: Bearer` is refused.
+   */
+  tokenType: 'Bearer' | 'DPoP';
   refreshToken?: string;
   idToken?: string;
   idTokenExpires?: number;
@@ -85,13 +91,53 @@ export interface OidcSessionOptions {
   issuer?: string;
   /** Env: `CLIENT_ID`. */
   clientId?: string;
-  /** Env: `CLIENT_SECRET`. */
+  /** Env: `CLIENT_SECRET`. Not needed with `clientAuthMethod: 'private_key_jwt'`. */
   clientSecret?: string;
   /**
-   * How the client authenticates at the token endpoint. `'private_key_jwt'` is not supported yet and
-   * throws a ConfigError, as does any other value. @default 'client_secret_post'
+   * How the client authenticates at the token, revocation and PAR endpoints. `'client_secret_jwt'` sends an
+   * HS256 assertion made with `clientSecret`; `'private_key_jwt'` an RFC 7523 assertion signed with `clientKey`
+   * (`iss` = `sub` = clientId, `aud` = issuer, 60 s), so no shared secret exists to leak. Any other value is a ConfigError.
+   * @default 'client_secret_post' ('private_key_jwt' with profile 'fapi2')
+   * @example clientAuthMethod: 'private_key_jwt', clientKey: JSON.parse(process.env.CLIENT_JWK!)
    */
-  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt' | 'private_key_jwt';
+  /**
+   * The private key of `private_key_jwt`: a private JWK with `kid` (and optionally `alg`, e.g. 'PS256'), or a
+   * `CryptoKey` / `KeyObject` with `clientKeyId`. The algorithm follows the key: RSA RS256, EC ES256/384/512, Ed25519 EdDSA.
+   * @default undefined
+   * @example clientKey: { kty: 'EC', crv: 'P-256', x: '…', y: '…', d: '…', kid: 'app-2026' }
+   */
+  clientKey?: JWK | CryptoKey | KeyObject;
+  /**
+   * The `kid` of a `clientKey` given as a CryptoKey or KeyObject (a JWK's own `kid` wins).
+   * @default undefined
+   * @example clientKeyId: 'app-2026'
+   */
+  clientKeyId?: string;
+  /**
+   * Pushed authorization requests (RFC 9126): the parameters go to the IdP from the server, with client
+   * authentication, and the browser carries only `client_id` and `request_uri`. `'auto'` pushes when discovery
+   * says `require_pushed_authorization_requests`.
+   * @default 'auto' (true with profile 'fapi2')
+   * @example par: true
+   */
+  par?: 'auto' | boolean;
+  /**
+   * DPoP (RFC 9449): access and refresh tokens bound to a key pair of the session, kept on the server with its
+   * tokens (never in a cookie or the browser), so a stolen token is useless without the key. `true` means ES256.
+   * Login sends the key's thumbprint (`dpop_jkt`; not for PS256, whose key is made at the callback).
+   * @default false (true with profile 'fapi2')
+   * @example dpop: { alg: 'EdDSA' }
+   */
+  dpop?: boolean | { alg?: 'ES256' | 'PS256' | 'EdDSA' };
+  /**
+   * `'fapi2'`: what the FAPI 2.0 Security Profile asks of a confidential client — PAR, PKCE S256,
+   * `private_key_jwt`, DPoP and a callback refused without the RFC 9207 `iss`. An option that contradicts it
+   * (`par: false`, `dpop: false`, a `client_secret_*` method) is a ConfigError.
+   * @default undefined
+   * @example profile: 'fapi2', clientKey: privateJwk
+   */
+  profile?: 'fapi2';
   /** Absolute URL of the app; the callback URL is built from it, never from `Host`. Env: `BASE_URL`. @example 'https://app.example.com' */
   baseURL?: string;
   /** Signs the session cookie; at least 32 characters. An array rotates: the first signs, all verify. Env: `SESSION_SECRET`. */

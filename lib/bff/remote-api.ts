@@ -7,7 +7,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { AuthError, ConfigError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog } from '../events.js';
-import { getServerSession, refreshServerSession } from '../session/server-session.js';
+import { asksForNonce, dpopProof, rememberNonce, type DpopKey } from '../oidc/dpop.js';
+import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
 import { sendJson, type NodeHandler } from '../util/respond.js';
 import { getClientToken, refuseClientToken, type ClientTokenOptions } from './client-token.js';
 import { bodyless, parseTarget, requestHeaders, responseHeaders, upstreamPath, type Target } from './upstream.js';
@@ -75,8 +76,11 @@ interface Upstream {
   agent: http.Agent;
 }
 
-/** The token of one request and where it came from (none with 'none' and a signed-out 'userOrNone'). */
-interface Credential { token?: string; kind?: 'user' | 'client' }
+/**
+ * The token of one request and where it came from (none with 'none' and a signed-out 'userOrNone'); `dpop`
+ * the session's key when the token is DPoP-bound.
+ */
+interface Credential { token?: string; kind?: 'user' | 'client'; dpop?: DpopKey }
 
 /**
  * A middleware that proxies every request under its mount point to `target`. The path below the mount point
@@ -140,7 +144,7 @@ function refuse(res: ServerResponse, err: AuthError): void {
 async function credentialOf(proxy: Upstream, req: IncomingMessage): Promise<Credential> {
   if (proxy.mode === 'client') return { token: await getClientToken(req, proxy.client), kind: 'client' };
   const session = await getServerSession(req as never);
-  if (session?.accessToken) return { token: session.accessToken, kind: 'user' };
+  if (session?.accessToken) return userCredential(req, session.accessToken, session.tokenType);
   if (proxy.mode === 'userOrClient') return { token: await getClientToken(req, proxy.client), kind: 'client' };
   if (proxy.mode === 'userOrNone') return {};
   if (session?.error === 'RefreshAccessTokenUnavailable') {
@@ -159,13 +163,40 @@ async function renewed(proxy: Upstream, req: IncomingMessage, used: Credential):
     return token === used.token ? undefined : { token, kind: 'client' };
   }
   const session = await refreshServerSession(req as never, RETRY_MIN_AGE_MS);
-  return session?.accessToken && session.accessToken !== used.token ? { token: session.accessToken, kind: 'user' } : undefined;
+  return session?.accessToken && session.accessToken !== used.token ? userCredential(req, session.accessToken, session.tokenType) : undefined;
+}
+
+async function userCredential(req: IncomingMessage, token: string, type: 'Bearer' | 'DPoP'): Promise<Credential> {
+  return { token, kind: 'user', dpop: type === 'DPoP' ? await dpopKeyOf(req as never) : undefined };
+}
+
+/** What the DPoP proof names: the upstream URL without its query (RFC 9449 §4.2). */
+function htuOf(target: Target, path: string): string {
+  return `${target.https ? 'https' : 'http'}://${target.host}${path.split('?')[0]}`;
 }
 
 const TIMED_OUT = Symbol('timeout');
 
-/** `attempt`: 0 first, 1 after a refused token or a dead keep-alive socket (bodyless requests only). */
+/**
+ * `attempt`: 0 first, 1 after a refused token, a DPoP nonce asked for, or a dead keep-alive socket (bodyless
+ * requests only). A DPoP-bound token gets a new proof per attempt (one ES256 signature).
+ */
 function send(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: string, credential: Credential, attempt: number): void {
+  if (!credential.dpop || !credential.token) {
+    sendSigned(proxy, req, res, path, credential, attempt);
+    return;
+  }
+  dpopProof(credential.dpop, req.method ?? 'GET', htuOf(proxy.target, path), credential.token).then(
+    (proof) => sendSigned(proxy, req, res, path, credential, attempt, proof),
+    (err: unknown) => {
+      debug('DPoP proof failed: %s', (err as Error).message);
+      refuse(res, new AuthError(ErrorCodes.UPSTREAM_UNAVAILABLE, 502, 'the API call could not be signed'));
+    },
+  );
+}
+
+function sendSigned(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: string, credential: Credential, attempt: number,
+  proof?: string): void {
   // The browser may have left while the token was fetched.
   if (res.destroyed || res.headersSent) return;
   const { target } = proxy;
@@ -177,7 +208,7 @@ function send(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: 
       port: target.port,
       method: req.method,
       path,
-      headers: requestHeaders(req, target, credential.token ? `Bearer ${credential.token}` : undefined),
+      headers: requestHeaders(req, target, credential.token ? `${proof ? 'DPoP' : 'Bearer'} ${credential.token}` : undefined, proof),
       agent: proxy.agent,
       timeout: proxy.timeout,
     });
@@ -210,6 +241,14 @@ function send(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: 
   });
 
   upstream.on('response', (up) => {
+    if (proof && rememberNonce(htuOf(target, path), up.headers) && replayable && !res.destroyed
+      && asksForNonce(up.statusCode ?? 0, up.headers['www-authenticate'])) {
+      // The upstream wants a nonce in the proof (RFC 9449 §9): the same request once more with it.
+      res.off('close', abandon);
+      up.resume();
+      send(proxy, req, res, path, credential, 1);
+      return;
+    }
     if (up.statusCode === 401 && replayable && proxy.retry && credential.kind && (req.method === 'GET' || req.method === 'HEAD')) {
       // The 401 waits (unread) while a new token is fetched; without a newer one it goes to the browser.
       renewed(proxy, req, credential).then((next) => {

@@ -91,7 +91,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transf
  * Request headers the upstream must not see: the browser's credentials and ours, what the proxy sets itself, and
  * a host the browser claims (an upstream building URLs from `Forwarded`/`X-Forwarded-Host` would trust it).
  */
-const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'cookie', 'authorization', 'expect', 'x-oidc-session', 'forwarded',
+// `dpop`: a proof is the server's to make; one from the browser would go beside the session's token.
+const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'cookie', 'authorization', 'dpop', 'expect', 'x-oidc-session', 'forwarded',
   'x-forwarded-host']);
 const DROPPED_RESPONSE = new Set([...HOP_BY_HOP, 'set-cookie']);
 
@@ -114,7 +115,7 @@ function copy(from: IncomingHttpHeaders, dropped: Set<string>): OutgoingHttpHead
   return out;
 }
 
-export function requestHeaders(req: IncomingMessage, target: Target, authorization: string | undefined): OutgoingHttpHeaders {
+export function requestHeaders(req: IncomingMessage, target: Target, authorization: string | undefined, dpop?: string): OutgoingHttpHeaders {
   const out = copy(req.headers, DROPPED_REQUEST);
   out.host = target.host;
   if (req.headers['transfer-encoding'] !== undefined) {
@@ -123,6 +124,7 @@ export function requestHeaders(req: IncomingMessage, target: Target, authorizati
     delete out['content-length'];
   }
   if (authorization) out.authorization = authorization;
+  if (dpop) out.dpop = dpop;
   return out;
 }
 

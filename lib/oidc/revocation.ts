@@ -6,9 +6,8 @@
  */
 import type { Config } from '../config.js';
 import { debug } from '../events.js';
-import { idpFetch } from '../util/idp-fetch.js';
 import type { Discovery } from './discovery.js';
-import { authenticatedForm } from './token-endpoint.js';
+import { clientPost } from './token-endpoint.js';
 
 export interface RevocableTokens { refreshToken?: string; accessToken?: string }
 
@@ -27,8 +26,7 @@ export async function revokeTokens(config: Config, discovery: Discovery, tokens:
   const one = async (token: string | undefined, hint: 'refresh_token' | 'access_token'): Promise<void> => {
     if (!token) return;
     try {
-      const res = await idpFetch(url, { method: 'POST', ...authenticatedForm(config, { token, token_type_hint: hint }) },
-        config.httpTimeout, `revocation of the ${hint.replace('_', ' ')}`, 'revocation');
+      const res = await clientPost(config, url, { token, token_type_hint: hint }, `revocation of the ${hint.replace('_', ' ')}`, 'revocation');
       // 200 is success, also for a token that was already invalid (RFC 7009 §2.2).
       if (res.status !== 200) debug('token revocation answered %d', res.status);
     } catch (err) {

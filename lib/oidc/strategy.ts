@@ -13,6 +13,8 @@ import { idTokenPolicy, verifyIdToken } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
 import { randomToken, transactionOf, type PendingLogins } from './pending-login.js';
 import { fetchUserinfo } from './userinfo.js';
+import { deriveDpopKey, generateDpopKey, jwkThumbprint, type DpopKey } from './dpop.js';
+import { pushedAuthorizationUrl, usesPar } from './par.js';
 
 /** What the verify callback hands to passport: the user plus everything the callback route stores. */
 export interface LoginResult {
@@ -20,28 +22,52 @@ export interface LoginResult {
   tokens: TokenResponse;
   idClaims: Record<string, unknown> & { sub: string; exp?: number; sid?: string };
   returnTo: string;
+  /** The session's DPoP key (option dpop): the token record keeps it. */
+  dpopKey?: DpopKey;
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 const PROTOCOL_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'auth_time', 'sid', 'jti', 'acr', 'amr'];
 
 type OAuthCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: unknown) => void;
+/** The per-request object passport makes of the strategy, with its outcome functions. */
+interface StrategyRequest {
+  redirect(url: string, status?: number): void;
+  error(err: unknown): void;
+}
 interface OAuth2Like {
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: OAuthCallback): void;
 }
 
 export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery, txStore: PendingLogins): OpenIDConnectStrategy {
   const pkce = !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
+  // The state handle of the callback being redeemed, for its DPoP key: set synchronously just before passport
+  // calls the token exchange (as PendingLogins does for the PKCE verifier).
+  let pendingHandle: string | undefined;
+  const stateStore = {
+    store: txStore.store.bind(txStore),
+    verify(req: Request, handle: unknown, cb: (err: Error | null, ctx?: unknown, state?: unknown) => void): void {
+      txStore.verify(req, handle, (err, ctx, state) => {
+        pendingHandle = typeof handle === 'string' ? handle : undefined;
+        cb(err, ctx, state);
+      });
+    },
+  };
+  // The first secret derives the keys: a login in flight while `secret` rotates fails its code exchange with DPoP.
+  const dpopKeyOf = (handle: string): DpopKey | undefined => (config.dpop ? deriveDpopKey(config.dpop.alg, config.secrets[0]!, handle) : undefined);
 
   const verify = (req: Request, _iss: string, _uiProfile: unknown, _idProfile: unknown,
     _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
     done: (err: unknown, user?: LoginResult | false, info?: unknown) => void): void => {
     const tx = transactionOf(req);
+    const dpopKey = params.dpop_key as DpopKey | undefined;
+    const dpopBound = dpopKey !== undefined && String(params.token_type).toLowerCase() === 'dpop';
     discovery.jwks()
       .then((keys) => verifyIdToken(idToken, keys, { ...idTokenPolicy(config, meta), nonce: tx?.nonce ?? '' }))
       // The access token is used (userinfo) only once the ID token that came with it has been verified.
       .then(async (claims) => ({
         claims,
-        userinfo: meta.userinfo_endpoint ? await fetchUserinfo(config, meta, () => discovery.jwks(), accessToken) : undefined,
+        userinfo: meta.userinfo_endpoint ? await fetchUserinfo(config, meta, () => discovery.jwks(), accessToken, dpopBound ? dpopKey : undefined) : undefined,
       }))
       .then(({ claims, userinfo }) => {
         if (userinfo && userinfo.sub !== claims.sub) {
@@ -56,8 +82,9 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
           id_token: idToken,
           expires_in: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : undefined,
           scope: typeof params.scope === 'string' ? params.scope : undefined,
+          token_type: dpopBound ? 'DPoP' : 'Bearer',
         };
-        done(null, { user: user as SessionUser, tokens, idClaims: claims, returnTo: tx?.returnTo ?? '/' });
+        done(null, { user: user as SessionUser, tokens, idClaims: claims, returnTo: tx?.returnTo ?? '/', dpopKey, tokenType: dpopBound ? 'DPoP' : 'Bearer' });
       })
       .catch((err: unknown) => done(err));
   };
@@ -71,7 +98,7 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     clientSecret: config.clientSecret,
     callbackURL: config.callbackURL,
     scope: config.scope.split(/\s+/).filter((s) => s !== 'openid'),
-    store: txStore as never,
+    store: stateStore as never,
     passReqToCallback: true,
     // passport-openidconnect would call userinfo before our verify callback checks the ID token.
     skipUserProfile: true,
@@ -90,17 +117,40 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
       ...(pkce && options.codeChallenge ? { code_challenge: options.codeChallenge, code_challenge_method: 'S256' } : {}),
     });
 
+  // passport-openidconnect builds the authorization URL and redirects to it itself; the login's redirect is
+  // taken here, after every parameter (state, nonce, PKCE, scope, the login's own) is on the URL.
+  const base = strategy.authenticate;
+  strategy.authenticate = function authenticate(this: StrategyRequest, req: Request, options?: unknown): void {
+    const redirect = this.redirect;
+    this.redirect = (location: string, status?: number) => {
+      authorizationRedirect(location).then((url) => redirect.call(this, url, status), (err: unknown) => this.error(err));
+    };
+    base.call(this, req, options as never);
+  } as never;
+  const authorizationRedirect = async (location: string): Promise<string> => {
+    const url = new URL(location);
+    const handle = url.searchParams.get('state');
+    const key = handle ? dpopKeyOf(handle) : undefined;
+    // Binds the code to the session's key (RFC 9449 §10): a stolen code is useless without it.
+    if (key) url.searchParams.set('dpop_jkt', jwkThumbprint(key));
+    return usesPar(config, meta) ? pushedAuthorizationUrl(config, meta, url.href) : url.href;
+  };
+
   const oauth2 = (strategy as unknown as { _oauth2: OAuth2Like })._oauth2;
   oauth2.getOAuthAccessToken = (code, params, cb) => {
     // Set by PendingLogins.verify in the same tick, just before passport calls us.
     const verifier = txStore.pendingVerifier;
     txStore.pendingVerifier = undefined;
+    const handle = pendingHandle;
+    pendingHandle = undefined;
     const grant: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri ?? config.callbackURL };
     if (verifier && pkce) grant.code_verifier = verifier;
-    tokenRequest(config, meta.token_endpoint, grant, 'code exchange').then(
-      (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t }),
-      (err: unknown) => cb(err),
-    );
+    const dpop = config.dpop;
+    const key: Promise<DpopKey | undefined> = !dpop ? Promise.resolve(undefined)
+      : dpop.alg === 'PS256' ? generateDpopKey(dpop.alg) : Promise.resolve(handle ? dpopKeyOf(handle) : undefined);
+    key.then((dpopKey) => tokenRequest(config, meta.token_endpoint, grant, 'code exchange', dpopKey).then(
+      (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t, dpop_key: dpopKey }),
+    )).catch((err: unknown) => cb(err));
   };
   return strategy;
 }

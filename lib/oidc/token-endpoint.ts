@@ -1,7 +1,14 @@
-/** The token endpoint: code exchange and refresh grant, with client authentication and coded errors. */
+/**
+ * The token endpoint: code exchange and refresh grant, with client authentication and coded errors. Client
+ * assertions (RFC 7523) and DPoP proofs are jose SignJWT calls: openid-client does both, but it would be a
+ * second HTTP client and token model beside passport-openidconnect's, for about 40 lines of signing.
+ */
+import { SignJWT } from 'jose';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { idpFetch } from '../util/idp-fetch.js';
+import { idpFetch, type IdpResponse } from '../util/idp-fetch.js';
+import { dpopProof, rememberNonce, type DpopKey } from './dpop.js';
+import { randomToken } from './pending-login.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -12,24 +19,68 @@ export interface TokenResponse {
   scope?: string;
 }
 
-type ClientConfig = Pick<Config, 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'httpTimeout'>;
+type ClientConfig = Pick<Config, 'issuer' | 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'clientKey' | 'httpTimeout'>;
+
+/** RFC 7523 §3: short-lived, and the IdP refuses a jti it has seen. */
+const ASSERTION_TTL_S = 60;
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
  * A form body and headers for a request to one of the IdP's client-authenticated endpoints (token,
- * revocation): the client authenticates the way the login does.
+ * revocation, PAR): the client authenticates the way the login does. A JWT method signs a new assertion
+ * per request (its jti is single-use).
  */
-export function authenticatedForm(config: ClientConfig, params: Record<string, string>): { headers: Record<string, string>; body: URLSearchParams } {
+export async function authenticatedForm(config: ClientConfig, params: Record<string, string>): Promise<{ headers: Record<string, string>; body: URLSearchParams }> {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (config.clientAuthMethod === 'client_secret_basic') {
     const user = encodeURIComponent(config.clientId);
     const pass = encodeURIComponent(config.clientSecret);
     headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  } else if (config.clientAuthMethod === 'private_key_jwt' || config.clientAuthMethod === 'client_secret_jwt') {
+    body.set('client_id', config.clientId);
+    body.set('client_assertion_type', ASSERTION_TYPE);
+    body.set('client_assertion', await clientAssertion(config));
   } else {
     body.set('client_id', config.clientId);
     body.set('client_secret', config.clientSecret);
   }
   return { headers, body };
+}
+
+/** `aud` is the issuer (RFC 7523 as FAPI 2.0 and the IdPs agree on), not the endpoint: one assertion shape for all. */
+function clientAssertion(config: ClientConfig): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({})
+    .setIssuer(config.clientId)
+    .setSubject(config.clientId)
+    .setAudience(config.issuer)
+    .setJti(randomToken(18))
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + ASSERTION_TTL_S);
+  const key = config.clientKey;
+  if (config.clientAuthMethod === 'private_key_jwt' && key) {
+    return jwt.setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.key);
+  }
+  return jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(config.clientSecret));
+}
+
+/**
+ * POSTs a client-authenticated form, with a DPoP proof when `dpop` is given. A server answering
+ * `use_dpop_nonce` (400 JSON, or 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`) with a `DPoP-Nonce`
+ * header gets the same request once more, with a new proof carrying that nonce (and a new assertion).
+ */
+export async function clientPost(config: ClientConfig, url: string, params: Record<string, string>, what: string, endpoint: string,
+  dpop?: DpopKey): Promise<IdpResponse> {
+  for (let attempt = 0; ; attempt++) {
+    const { headers, body } = await authenticatedForm(config, params);
+    if (dpop) headers.dpop = await dpopProof(dpop, 'POST', url);
+    const res = await idpFetch(url, { method: 'POST', headers, body }, config.httpTimeout, what, endpoint);
+    const fresh = dpop ? rememberNonce(url, res.headers) : false;
+    const askedNonce = (res.status === 400 || res.status === 401) && res.json?.error === 'use_dpop_nonce';
+    if (!dpop || attempt > 0 || !askedNonce || !fresh) return res;
+  }
 }
 
 /**
@@ -38,8 +89,8 @@ export function authenticatedForm(config: ClientConfig, params: Record<string, s
  * `error_description` stays on `cause` and is never echoed to the browser.
  */
 export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, params: Record<string, string>,
-  what: string): Promise<TokenResponse> {
-  const res = await idpFetch(tokenEndpoint, { method: 'POST', ...authenticatedForm(config, params) }, config.httpTimeout, what, 'token');
+  what: string, dpop?: DpopKey): Promise<TokenResponse> {
+  const res = await clientPost(config, tokenEndpoint, params, what, 'token', dpop);
   if (res.status >= 500) {
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the token endpoint answered ${res.status}`);
   }

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { idpFetch } from '../util/idp-fetch.js';
 import type { ProviderMetadata } from './discovery.js';
+import { asksForNonce, dpopProof, rememberNonce, type DpopKey } from './dpop.js';
 import { acceptedAlgorithms, ID_TOKEN_LEEWAY, keySetError, refusedAlgorithm, signatureKey } from './id-token.js';
 
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
@@ -15,12 +16,19 @@ const COMPACT_JWE = /^[\w-]+\.[\w-]*\.[\w-]+\.[\w-]+\.[\w-]+$/;
 
 type UserinfoConfig = Pick<Config, 'issuer' | 'clientId' | 'clientSecret' | 'httpTimeout'> & { idTokenAlgorithms?: readonly string[] };
 
+/** With `dpop`, the token goes as `Authorization: DPoP` with a proof (`ath`), retried once for a nonce. */
 export async function fetchUserinfo(config: UserinfoConfig, meta: ProviderMetadata, jwks: () => Promise<JWTVerifyGetKey>,
-  accessToken: string): Promise<Record<string, unknown>> {
+  accessToken: string, dpop?: DpopKey): Promise<Record<string, unknown>> {
   const url = meta.userinfo_endpoint!;
-  const res = await idpFetch(url, {
-    headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json, application/jwt' },
+  const send = async () => idpFetch(url, {
+    headers: {
+      authorization: `${dpop ? 'DPoP' : 'Bearer'} ${accessToken}`,
+      accept: 'application/json, application/jwt',
+      ...(dpop ? { dpop: await dpopProof(dpop, 'GET', url, accessToken) } : {}),
+    },
   }, config.httpTimeout, 'userinfo');
+  let res = await send();
+  if (dpop && rememberNonce(url, res.headers) && asksForNonce(res.status, res.headers.get('www-authenticate'))) res = await send();
   if (res.status !== 200) throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `userinfo answered ${res.status}`);
   if (res.json) return res.json;
   // Told apart by shape rather than Content-Type: a JSON object never looks like a compact JWT, and some

@@ -111,6 +111,8 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
     refreshToken: tokens.refresh_token,
     idToken: tokens.id_token,
     idTokenExpires: typeof idClaims.exp === 'number' ? idClaims.exp * 1000 : undefined,
+    // DPoP: the key stays with the tokens bound to it, server-side only.
+    ...(result.dpopKey ? { dpopKey: result.dpopKey, tokenType: result.tokenType } : {}),
   };
   // Tokens first: a blob is admitted only while its tokens exist.
   await ctx.tokens.write(req.sessionID, record, null, expiresAt);

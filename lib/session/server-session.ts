@@ -9,6 +9,7 @@ import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../stor
 import type { RefreshSubject } from '../tokens/refresh.js';
 import type { MintedJwt } from '../tokens/session-jwt.js';
 import type { TokenRecord } from '../tokens/token-store.js';
+import type { DpopKey } from '../oidc/dpop.js';
 import type { PublicSession, Session, SessionUser } from '../types.js';
 
 /** Resolves to the session, or `null` when the request is not signed in. */
@@ -93,6 +94,7 @@ function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: S
     expires: sessionDeadline(state, ctx.config),
     accessToken: record.error === 'RefreshAccessTokenUnavailable' && !tokenValid ? undefined : record.accessToken,
     accessTokenExpires: record.accessTokenExpires,
+    tokenType: record.tokenType ?? 'Bearer',
     refreshToken: record.refreshToken,
     idToken: record.idToken,
     idTokenExpires: record.idTokenExpires,
@@ -121,6 +123,12 @@ export async function refreshServerSession(req: Request, minIntervalMs?: number)
   const loaded = load(ctx, req, record);
   (req as ContextRequest)[MEMO] = loaded;
   return loaded;
+}
+
+/** The session's DPoP key, for the BFF's proofs (never part of the Session object). @internal */
+export async function dpopKeyOf(req: Request): Promise<DpopKey | undefined> {
+  const record = await contextOf(req, 'dpop').tokens.get(req.sessionID);
+  return record?.tokenType === 'DPoP' ? record.dpopKey as DpopKey | undefined : undefined;
 }
 
 /** The session as the browser may see it: tokens only where `expose` lists them, plus the server clock. */

@@ -5,6 +5,7 @@
  * refresh, logout) is written against this interface only.
  */
 import type { SessionData, Store } from 'express-session';
+import type { JWK } from 'jose';
 import type { KeyBackend } from '../tokens/jwt-key-backends.js';
 import type { RedisClientLike } from '../types.js';
 
@@ -18,6 +19,13 @@ export interface TokenRecord {
   refreshToken?: string;
   idToken?: string;
   idTokenExpires?: number;
+  /** 'DPoP' when the IdP bound the access token to `dpopKey`; absent means 'Bearer'. */
+  tokenType?: 'Bearer' | 'DPoP';
+  /**
+   * The session's DPoP private key (option dpop), a JWK with `alg`: kept with the tokens it is bound to, in the
+   * same record every instance reads, so whichever instance wins the refresh lock signs with it.
+   */
+  dpopKey?: JWK;
   error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError';
   /** After a failed attempt, no new attempt before this time (ms)… */
   retryAt?: number;

@@ -12,6 +12,7 @@ import { debugLog, fire } from '../events.js';
 import type { Discovery } from '../oidc/discovery.js';
 import { idTokenPolicy, verifyIdToken } from '../oidc/id-token.js';
 import { revokeTokens } from '../oidc/revocation.js';
+import type { DpopKey } from '../oidc/dpop.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import type { RefreshLock, TokenRecord } from '../store/backend.js';
 import type { Span } from '@opentelemetry/api';
@@ -138,7 +139,9 @@ export class Refresher {
     try {
       const meta = await this.discovery.get();
       debug('refresh grant for a session of %s', subject.sub);
-      const t = await tokenRequest(config, meta.token_endpoint, { grant_type: 'refresh_token', refresh_token: current.refreshToken! }, 'refresh');
+      // With DPoP the proof is made with the key in the record, so any instance holding the lock can send it.
+      const dpopKey = current.dpopKey as DpopKey | undefined;
+      const t = await tokenRequest(config, meta.token_endpoint, { grant_type: 'refresh_token', refresh_token: current.refreshToken! }, 'refresh', dpopKey);
       let { idToken, idTokenExpires } = current;
       if (t.id_token) {
         const claims = await verifyIdToken(t.id_token, await this.discovery.jwks(), { ...idTokenPolicy(config, meta), sub: subject.sub });
@@ -157,6 +160,7 @@ export class Refresher {
         refreshToken: t.refresh_token ?? current.refreshToken,
         idToken,
         idTokenExpires,
+        ...(dpopKey ? { dpopKey, tokenType: t.token_type?.toLowerCase() === 'dpop' ? 'DPoP' as const : 'Bearer' as const } : {}),
       };
       if (!(await this.save(subject, next, current.v))) return this.orphaned(subject, next);
       fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');

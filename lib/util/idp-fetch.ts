@@ -7,6 +7,8 @@ export interface IdpResponse {
   status: number;
   json: Record<string, unknown> | null;
   text: string;
+  /** The response's headers (DPoP-Nonce, WWW-Authenticate). */
+  headers: Headers;
 }
 
 /**
@@ -54,7 +56,7 @@ async function send(url: string, init: RequestInit, timeoutMs: number, what: str
       json = null;
     }
   }
-  return { status: res.status, json, text };
+  return { status: res.status, json, text, headers: res.headers };
 }
 
 function isTimeout(err: unknown): boolean {

@@ -39,6 +39,12 @@ export interface StartProviderOptions {
    */
   clientCredentials?: boolean;
   /**
+   * oidc-provider features merged over this helper's (each replaces the helper's entry of that name).
+   * @example { pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+   *   dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }, fapi: { enabled: true, profile: '2.0' } }
+   */
+  features?: Record<string, unknown>;
+  /**
    * Sees every request first; returning true means it answered (or hung up) itself. For fault injection
    * only: responses a real provider never sends (500s, hangs, resets).
    */
@@ -229,7 +235,9 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
   const hmacIdTokens = /^HS/.test(String(opts.clientMetadata?.id_token_signed_response_alg ?? ''));
   const clientKey = `Client:${clientId}`;
   const writeClient = () => {
-    store.entries.set(clientKey, { payload: structuredClone(clientMetadata), expiresAt: Infinity });
+    // JSON rather than structuredClone: under jest, structuredClone makes objects of another realm, whose
+    // `constructor` is not this realm's Object, and oidc-provider then refuses a `jwks` as not plain objects.
+    store.entries.set(clientKey, { payload: JSON.parse(JSON.stringify(clientMetadata)) as AdapterPayload, expiresAt: Infinity });
   };
   writeClient();
 
@@ -298,6 +306,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
           ctx.body = page('Signed out', '<h1>Signed out</h1>');
         },
       },
+      ...opts.features,
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';

@@ -2,6 +2,7 @@
 // option and says how to fix it; absent options fall back to the environment; https gets a __Host- cookie.
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import express from 'express';
+import { createPrivateKey } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import request from 'supertest';
 import { resolveConfig } from '../../lib/config.js';
@@ -110,10 +111,26 @@ const CASES: Case[] = [
   ['redis not a redis URL', { ...VALID, redis: 'http://127.0.0.1:6379' }, 'redis', /redis:\/\/ or rediss:\/\//],
   ['storeTimeout negative', { ...VALID, storeTimeout: -1 }, 'storeTimeout', /positive number/],
   // Enum-like options: every value outside the list is refused, none silently becomes the default.
-  ['clientAuthMethod private_key_jwt (not built yet)', { ...VALID, clientAuthMethod: 'private_key_jwt' as never }, 'clientAuthMethod',
-    /not supported yet.*client_secret_post.*client_secret_basic/],
+  ['clientAuthMethod private_key_jwt without clientKey', { ...VALID, clientAuthMethod: 'private_key_jwt' }, 'clientKey',
+    /missing or not a key.*private JWK.*registered at the IdP/],
+  ['clientKey a public JWK', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' } },
+    'clientKey', /public JWK; pass the private one/],
+  ['clientKey a broken JWK', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA', kid: 'k' } },
+    'clientKey', /not a usable private JWK/],
+  ['clientKey a string', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: 'secret' as never }, 'clientKey', /missing or not a key/],
+  ['clientKey without clientAuthMethod private_key_jwt', { ...VALID, clientKey: { kty: 'oct', k: 'AA' } }, 'clientKey',
+    /only with clientAuthMethod "private_key_jwt"/],
   ['clientAuthMethod typo', { ...VALID, clientAuthMethod: 'client_secret_base' as never }, 'clientAuthMethod',
-    /one of "client_secret_post", "client_secret_basic"; got "client_secret_base"/],
+    /one of "client_secret_post", "client_secret_basic", "client_secret_jwt", "private_key_jwt"; got "client_secret_base"/],
+  ['par not a boolean', { ...VALID, par: 'yes' as never }, 'par', /"auto", true or false/],
+  ['dpop a string', { ...VALID, dpop: 'ES256' as never }, 'dpop', /true, false or \{ alg \}/],
+  ['dpop.alg unknown', { ...VALID, dpop: { alg: 'RS256' as never } }, 'dpop.alg', /one of "ES256", "PS256", "EdDSA"/],
+  ['profile unknown', { ...VALID, profile: 'fapi1' as never }, 'profile', /one of "fapi2"/],
+  ['profile fapi2 with a client secret method', { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_basic' }, 'profile',
+    /contradicted by clientAuthMethod "client_secret_basic"/],
+  ['profile fapi2 with client_secret_jwt', { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_jwt' }, 'profile',
+    /clientAuthMethod "client_secret_jwt"/],
+  ['profile fapi2 without clientKey', { ...VALID, profile: 'fapi2' }, 'clientKey', /missing or not a key/],
   ['clientAuthMethod not a string', { ...VALID, clientAuthMethod: true as never }, 'clientAuthMethod', /one of "client_secret_post"/],
   ['expose not an array', { ...VALID, expose: 'jwt' as never }, 'expose', /must be an array.*expose: \['jwt', 'accessToken'\]/],
   ['jwt.alg lower case', { ...VALID, jwt: { alg: 'es256' as never } }, 'jwt.alg', /one of ES256/],
@@ -181,6 +198,44 @@ describe('oidcSession() config errors', () => {
     expect(config.authorizationParams).toEqual({ prompt: 'login' });
     // Default: left to the IdP's advertised asymmetric algorithms.
     expect(resolveConfig(VALID, {}).idTokenAlgorithms).toBeUndefined();
+  });
+
+  it('profile fapi2 names every contradicting option in one ConfigError', () => {
+    const err = configError({ ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_post', par: false, dpop: false });
+    expect(err.message).toContain('"profile"');
+    expect(err.message).toMatch(/clientAuthMethod "client_secret_post".*par: false.*dpop: false/);
+  });
+
+  it('private_key_jwt: a private JWK with kid, or a KeyObject / CryptoKey with clientKeyId; no clientSecret needed', async () => {
+    const { clientSecret: _unused, ...noSecret } = VALID;
+    const jwk = await privateJwk();
+    const config = resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: jwk }, {});
+    expect(config.clientKey).toMatchObject({ kid: 'k1', alg: 'ES256' });
+    expect(config.clientSecret).toBe('');
+    const { privateKey } = await generateKeyPair('PS256', { extractable: true });
+    expect(resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: privateKey, clientKeyId: 'rsa-1' }, {}).clientKey)
+      .toMatchObject({ kid: 'rsa-1', alg: 'PS256' });
+    const ed = createPrivateKey({ key: { ...(await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).privateKey)) } as never, format: 'jwk' });
+    expect(resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: ed, clientKeyId: 'ed' }, {}).clientKey?.alg).toBe('EdDSA');
+    // A key without a kid cannot be found among the client's registered keys.
+    const { kid: _kid, ...noKid } = jwk;
+    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: noKid }).message).toMatch(/"clientKey" has no key id.*clientKeyId/);
+    // The JWK's alg must fit its key.
+    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: { ...jwk, alg: 'RS256' } }).message).toMatch(/does not fit/);
+    expect(resolveConfig({ ...VALID, clientAuthMethod: 'client_secret_jwt' }, {}).clientAuthMethod).toBe('client_secret_jwt');
+  });
+
+  it('par, dpop and profile defaults; fapi2 turns on PAR, DPoP ES256, private_key_jwt and strict iss', async () => {
+    const plain = resolveConfig(VALID, {});
+    expect([plain.par, plain.dpop, plain.profile, plain.strictIss]).toEqual(['auto', undefined, undefined, false]);
+    expect(resolveConfig({ ...VALID, dpop: true }, {}).dpop).toEqual({ alg: 'ES256' });
+    expect(resolveConfig({ ...VALID, dpop: { alg: 'EdDSA' } }, {}).dpop).toEqual({ alg: 'EdDSA' });
+    expect(resolveConfig({ ...VALID, par: false }, {}).par).toBe(false);
+    const fapi = resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk() }, {});
+    expect(fapi).toMatchObject({ clientAuthMethod: 'private_key_jwt', par: true, dpop: { alg: 'ES256' }, strictIss: true, profile: 'fapi2' });
+    // An explicit DPoP algorithm stays, still on.
+    expect(resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk(), dpop: { alg: 'EdDSA' }, par: 'auto' }, {}))
+      .toMatchObject({ dpop: { alg: 'EdDSA' }, par: true });
   });
 
   it('a short secret is not echoed in the message', () => {
