@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every scenario of issue 6 against the peers, on this machine, in one run.
+ * `npm run bench`: every scenario of issues 6 and 11 against the peers, on this machine, in one run.
  * Quick looks: BENCH_SCENARIOS=3,5 BENCH_DURATION=2 BENCH_ROUNDS=1 BENCH_WARMUP=1 BENCH_RESULTS= npm run bench
  * (BENCH_RESULTS= with nothing after it keeps bench/RESULTS.md untouched). See lib/options.ts for the rest.
  */

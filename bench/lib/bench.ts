@@ -1,7 +1,9 @@
-/** The whole bench, in order 1-6, 7, 8, 9, 10; run.ts calls it with the environment's options, the smoke test with tiny ones. */
+/** The whole bench, in order 1-6, 7, 8, 9, 10, 11-12, 13; run.ts calls it with the environment's options, the smoke test with tiny ones. */
 import { writeFileSync } from 'node:fs';
+import { runClientHerd } from '../scenarios/client-herd.js';
 import { runHerd } from '../scenarios/herd.js';
 import { runMemory } from '../scenarios/memory.js';
+import { runProxy } from '../scenarios/proxy.js';
 import { runSizes } from '../scenarios/sizes.js';
 import { runStorage } from '../scenarios/storage.js';
 import { runThroughput } from '../scenarios/throughput.js';
@@ -18,7 +20,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   // The runner is the load generator: it takes CPU 1 and leaves CPU 0 to the server under test.
   if (pinned) pinSelf(1);
   const has = (n: number) => opts.scenarios.has(n);
-  if (has(4) || has(8)) ensurePeers(opts.log);
+  // 11: http-proxy-middleware, the hand-built BFF's proxy, is a bench peer too.
+  if (has(4) || has(8) || has(11)) ensurePeers(opts.log);
   // Versions of the peers are known only after the install.
   Object.assign(machine.versions, describeMachine().versions);
 
@@ -27,10 +30,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const sizes = has(8) ? await runSizes(opts) : null;
   const memory = has(9) ? await runMemory(opts) : null;
   const storage = has(10) ? await runStorage(opts) : null;
+  const proxy = has(11) || has(12) ? await runProxy(opts) : null;
+  const clientHerd = has(13) ? await runClientHerd(opts) : null;
 
   const report: BenchReport = {
-    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory, storage,
-    targets: targets({ throughput, herd, sizes, memory, storage }),
+    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory, storage, proxy, clientHerd,
+    targets: targets({ throughput, herd, sizes, memory, storage, proxy, clientHerd }),
   };
   const markdown = renderReport(report, opts);
   opts.log(`\n${markdown}`);

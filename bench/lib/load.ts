@@ -15,13 +15,15 @@ export interface LoadResult {
 export interface LoadOptions {
   url: string;
   cookie?: string;
+  /** more request headers, e.g. X-OIDC-Session: 1 for ours' remoteApi */
+  headers?: Record<string, string>;
   /** seconds */
   duration: number;
   connections: number;
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.cookie) headers.cookie = opts.cookie;
   const r = await autocannon({ url: opts.url, connections: opts.connections, duration: opts.duration, headers });
   // Counted over the real elapsed time: autocannon's per-second average drops the last partial second.

@@ -16,7 +16,7 @@ export interface Machine {
 }
 
 const PACKAGES = ['express', 'express-session', 'passport', 'connect-redis', 'redis', 'oidc-provider', 'autocannon', 'esbuild'];
-const PEERS = ['express-openid-connect', 'next-auth', 'oidc-client-ts'];
+const PEERS = ['express-openid-connect', 'next-auth', 'oidc-client-ts', 'http-proxy-middleware'];
 
 function version(dir: string, name: string): string | undefined {
   const file = `${dir}node_modules/${name}/package.json`;

@@ -19,6 +19,10 @@ export interface BenchOptions {
    * and a herd of 1000 on one core takes 1-4 s here, so the fresh-token herd needs 10 s to stay fresh.
    */
   herdTtl: number;
+  /** concurrent getClientToken calls in the client-credentials herd (scenario 13) */
+  clientHerdSize: number;
+  /** bytes of the response streamed through ours in scenario 12 */
+  streamBytes: number;
   /** sessions created in scenario 9 */
   memSessions: number;
   /** seconds sessions live in scenario 9 before they count as expired */
@@ -31,7 +35,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
+export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] as const;
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -51,7 +55,7 @@ export function parseScenarios(spec: string | undefined): Set<number> {
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
     for (let n = from; n <= to; n++) {
-      if (!(ALL_SCENARIOS as readonly number[]).includes(n)) throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-10)`);
+      if (!(ALL_SCENARIOS as readonly number[]).includes(n)) throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-${ALL_SCENARIOS.length})`);
       out.add(n);
     }
   }
@@ -68,6 +72,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     herdSize: Math.round(num(env, 'BENCH_HERD', 1000)),
     herdRounds: Math.round(num(env, 'BENCH_HERD_ROUNDS', 3)),
     herdTtl: num(env, 'BENCH_HERD_TTL', 10),
+    clientHerdSize: Math.round(num(env, 'BENCH_CLIENT_HERD', 500)),
+    streamBytes: Math.round(num(env, 'BENCH_STREAM_MB', 10) * 1024 * 1024),
     memSessions: Math.round(num(env, 'BENCH_MEM_SESSIONS', 100_000)),
     memTtl: num(env, 'BENCH_MEM_TTL', 5),
     pin: env.BENCH_PIN !== '0',

@@ -1,12 +1,15 @@
 /** The markdown report: printed at the end of `npm run bench` and written to bench/RESULTS.md. */
+import type { ClientHerdResult } from '../scenarios/client-herd.js';
 import { formatCommands, HERD_INSTANCES, type HerdResult } from '../scenarios/herd.js';
 import type { MemoryRun } from '../scenarios/memory-child.js';
+import type { ProxyResult } from '../scenarios/proxy.js';
 import type { SizeRow } from '../scenarios/sizes.js';
 import type { StorageResult } from '../scenarios/storage.js';
 import type { ThroughputResult } from '../scenarios/throughput.js';
 import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
-import { summarizeHerd, summarizeMemory, summarizeThroughput, targets, type Target } from './summary.js';
+import { median } from './stats.js';
+import { STREAM_RSS_BUDGET, streamGrowth, summarizeHerd, summarizeMemory, summarizeThroughput, targets, type Target } from './summary.js';
 
 export interface BenchReport {
   machine: Machine;
@@ -17,6 +20,8 @@ export interface BenchReport {
   sizes: SizeRow[] | null;
   memory: MemoryRun[] | null;
   storage?: StorageResult | null;
+  proxy?: ProxyResult | null;
+  clientHerd?: ClientHerdResult | null;
   targets: Target[];
 }
 
@@ -111,6 +116,58 @@ function renderStorage(s: StorageResult): string {
 Counted in the stores, with the real provider's tokens (${s.sessions} sessions, one user each): the blob, the token record and the user's and IdP session's index sets.`;
 }
 
+function renderProxy(p: ProxyResult, opts: BenchOptions, list: Target[]): string {
+  const t = p.throughput!;
+  const mine = list.filter((x) => x.scenario === '11');
+  const rows = summarizeThroughput(t).map((s) => {
+    const vsPlain = s.run.key === 'ours-proxy' ? mine[1] : undefined;
+    const vsHand = s.run.key === 'ours-proxy' ? mine[0] : undefined;
+    return [
+      `\`${s.run.key}\` ${s.run.label}`,
+      `**${int(s.rps)}**`, `${int(s.rpsMin)}–${int(s.rpsMax)}`, `${s.p99}`, int(s.cpuUsPerReq),
+      s.run.key === 'ours-proxy' ? `**${vsHand?.measured ?? '–'}** (a), **${vsPlain?.measured ?? '–'}** (b)` : 'baseline',
+      s.run.key === 'ours-proxy' ? `${vsHand?.needed} (a): ${verdict(vsHand?.met ?? null)}; ${vsPlain?.needed} (b): ${verdict(vsPlain?.met ?? null)}; p99 ${mine[2]?.needed}: ${verdict(mine[2]?.met ?? null)}` : '',
+      s.bad ? `${s.bad} errors/non-2xx!` : '',
+    ];
+  });
+  return `${table(['contender', 'median req/s', 'min–max', 'p99 ms', 'server CPU µs/req', '× baseline (median of per-round ratios)', 'target', ''], rows)}
+
+\`GET /api/data\` through each proxy to an upstream on bare node:http (127.0.0.1, CPU 1, ${p.dataBytes} B of JSON), ${opts.rounds} rounds × ${opts.duration} s, ${opts.connections} connections, after a ${opts.warmup} s warm-up per proxy, interleaved as in 1–6; each proxy in its own process on CPU 0. Every request carries \`X-OIDC-Session: 1\` (ours refuses calls without it; the others ignore it) and, for (a) and (c), the session cookie (ours ${p.cookieBytes.ours} B, (a) ${p.cookieBytes.hand} B).
+
+**Token:** a **${p.tokenBytes} B JWT access token** (RS256, Entra-like claims with group ids). The test provider (test/helpers/op.ts) issues 43-character opaque tokens and would issue JWTs only for an RFC 8707 resource, whose tokens its userinfo refuses; so the bench's provider process re-mints every user access token as this JWT at its token endpoint (and maps it back on userinfo). Ours gets it through its real sign-in; (a) stores the same string in its session (bench-only \`POST /__login\`), (b) is given it as a constant. The upstream checks that all three send exactly \`Bearer <that token>\` and never the browser's cookie. (a) is deliberately lean: express-session + http-proxy-middleware 3 only, no passport, no CSRF check; http-proxy-middleware 4 needs Node ≥ 22.15, this host runs ${process.version}. Both http-proxy-middleware contenders are given a keep-alive agent (\`agent: new http.Agent({ keepAlive: true })\`): without one, http-proxy opens a new upstream connection with \`Connection: close\` for every request, which a quick look here measured at about a third of ours' rate with p99 near 1 s; ours uses its own keep-alive agent.`;
+}
+
+function renderStream(p: ProxyResult): string {
+  const passes = p.stream ?? [];
+  const kinds = { 'warm-up': 'warm-up (not judged)', judged: 'judged', large: '5× body (not judged)', live: 'live Buffers (scavenge per sample)' } as const;
+  const first = passes[0];
+  const judged = passes.filter((s) => s.kind === 'judged');
+  const large = passes.find((s) => s.kind === 'large');
+  const liveLarge = passes.find((s) => s.kind === 'live' && s.bytes > (first?.bytes ?? 0));
+  const liveSmall = passes.filter((s) => s.kind === 'live' && s !== liveLarge);
+  const body = (b: number) => `${(b / 1048576).toFixed(0)} MB`;
+  const growth = (s: { peak: number; before: number }) => `+${mb(s.peak - s.before)}`;
+  const buffers = (s: { buffersPeak: number; buffersBefore: number }) => `+${mb(s.buffersPeak - s.buffersBefore)}`;
+  return `${table(['pass', 'kind', 'body', 'reader', 'reader ms', 'upstream done sending, ms', 'RSS before', 'RSS peak', 'RSS growth (peak − before)', 'RSS after', 'Buffer memory peak growth'], passes.map((s, i) => [
+    String(i + 1), kinds[s.kind], body(s.bytes), s.rate ? `slow (${s.rate / 1e6} MB/s)` : 'fast', s.ms.toFixed(0), s.upstreamMs.toFixed(0), mb(s.before), mb(s.peak),
+    s.kind === 'judged' ? `**${growth(s)}**` : growth(s), mb(s.after), buffers(s),
+  ]))}
+
+One request per pass through ours' \`remoteApi\` (\`application/octet-stream\`, 64 KB chunks from the upstream, with Content-Length); ours' process samples its own RSS and the memory its Buffers hold (\`process.memoryUsage().arrayBuffers\`) every 5 ms during each pass. Worst RSS growth over the ${judged.length} judged ${first ? body(first.bytes) : ''} passes: **${mb(streamGrowth(p))}** (budget < ${STREAM_RSS_BUDGET / 1e6} MB; the passes: ${judged.map(growth).join(', ')}).
+
+How to read it: the Buffers that went by are freed only at the next GC, so RSS and Buffer memory rise with the bytes that went by until V8 collects (it counts Buffer memory towards its GC trigger), and fall back when the allocator returns the pages; that, not the body size, bounds the growth${large ? `: the ${body(large.bytes)} body grew RSS by ${growth(large)} (Buffer memory ${buffers(large)}), not 5× the ${first ? body(first.bytes) : ''} passes` : ''}. RSS alone cannot tell those dead Buffers from a proxy holding the body, so the *live* passes scavenge after every sample, leaving only Buffers a scavenge cannot free (still referenced, or dead but already promoted): ${liveSmall.map(buffers).join(' / ')} for ${first ? body(first.bytes) : ''}${liveLarge ? ` and ${buffers(liveLarge)} for ${body(liveLarge.bytes)}` : ''}. The upstream finishing early with the slow reader is the loopback kernel's doing: here a sending socket may queue up to 4 MB and a receiving one up to 32 MB (\`net.ipv4.tcp_wmem\`, \`tcp_rmem\`), and the body crosses two connections${liveLarge ? `; with ${body(liveLarge.bytes)} the upstream finishes at ${liveLarge.upstreamMs.toFixed(0)} of the reader's ${liveLarge.ms.toFixed(0)} ms, held back by the reader through ours (a proxy that buffered would let it finish in about a tenth of that)` : ''}.`;
+}
+
+function renderClientHerd(h: ClientHerdResult): string {
+  const rows = h.rounds.map((r, i) => [
+    String(i + 1), `\`${r.scope}\``, String(r.grants), String(r.tokens), String(r.failed), `${r.p50.toFixed(0)} / ${r.p99.toFixed(0)}`, r.wall.toFixed(0), formatCommands(r.redis),
+  ]);
+  rows.push(['median', '', '', '', '', `${median(h.rounds.map((r) => r.p50)).toFixed(0)} / ${median(h.rounds.map((r) => r.p99)).toFixed(0)}`, median(h.rounds.map((r) => r.wall)).toFixed(0), '']);
+  return `${table(['round', 'scope', 'client_credentials grants', 'distinct tokens', 'failed calls', 'p50 / p99 ms', 'wall ms', 'Redis commands'], rows)}
+
+${h.size} concurrent requests per round, round-robin over ${HERD_INSTANCES} app processes of ours (all on CPU 0) sharing one redis-server, each request one \`getClientToken(req, { scope })\` call; each round asks for a new scope, a cold key in every process and in Redis. Grants counted at the provider (\`client_credentials.saved\`, oidc-provider's event when it stores a client-credentials token). For reference, the same herd with the token already cached in every process: p50 ${h.cachedP50.toFixed(0)} ms (queueing on one core).`;
+}
+
 export function renderReport(r: BenchReport, opts: BenchOptions): string {
   const m = r.machine;
   const parts = [
@@ -133,6 +190,9 @@ export function renderReport(r: BenchReport, opts: BenchOptions): string {
   if (r.sizes) parts.push('', '## 8. Browser script size', '', renderSizes(r.sizes));
   if (r.memory) parts.push('', '## 9. Memory for many sessions', '', renderMemory(r.memory, opts.memTtl));
   if (r.storage) parts.push('', '## 10. Storage', '', renderStorage(r.storage));
+  if (r.proxy?.throughput) parts.push('', '## 11. API calls through the BFF proxy', '', renderProxy(r.proxy, opts, r.targets));
+  if (r.proxy?.stream) parts.push('', '## 12. A 10 MB response through the proxy', '', renderStream(r.proxy));
+  if (r.clientHerd) parts.push('', '## 13. Client-credentials herd', '', renderClientHerd(r.clientHerd));
   return `${parts.join('\n')}\n`;
 }
 

@@ -2,8 +2,10 @@
  * Turns raw samples into the numbers the report prints: medians over rounds, and ratios paired by round
  * (each run divided by its baseline's run of the same round), which cancel most of this host's drift.
  */
+import type { ClientHerdResult } from '../scenarios/client-herd.js';
 import type { HerdResult } from '../scenarios/herd.js';
 import type { MemoryRun } from '../scenarios/memory-child.js';
+import type { ProxyResult } from '../scenarios/proxy.js';
 import type { SizeRow } from '../scenarios/sizes.js';
 import type { StorageResult } from '../scenarios/storage.js';
 import type { RunSpec, ThroughputResult } from '../scenarios/throughput.js';
@@ -128,6 +130,16 @@ export function summarizeMemory(runs: MemoryRun[]): MemorySummary[] {
 /** Back near the start: at most this share of the fill's RSS growth may remain after expiry. */
 export const NEAR_START = 0.1;
 export const CLIENT_BUDGET_GZ = 2500;
+/** Issue 11's proxy targets: ours ≥ 1.5× the hand-built BFF and ≥ 0.85× the bare proxy in req/s. */
+export const PROXY_VS_HAND = 1.5;
+export const PROXY_VS_PLAIN = 0.85;
+/** Scenario 12: ours' RSS may grow at most this much while the 10 MB body passes. */
+export const STREAM_RSS_BUDGET = 20e6;
+
+/** The highest RSS growth (peak − before) over the judged (non-warm-up) streamed passes, bytes. */
+export function streamGrowth(p: ProxyResult): number {
+  return Math.max(...(p.stream ?? []).filter((s) => s.kind === 'judged').map((s) => s.peak - s.before));
+}
 
 export function targets(input: {
   throughput?: ThroughputResult | null;
@@ -135,6 +147,8 @@ export function targets(input: {
   sizes?: SizeRow[] | null;
   memory?: MemoryRun[] | null;
   storage?: StorageResult | null;
+  proxy?: ProxyResult | null;
+  clientHerd?: ClientHerdResult | null;
 }): Target[] {
   const out: Target[] = [];
   const t = input.throughput;
@@ -199,6 +213,38 @@ export function targets(input: {
     out.push({
       scenario: '10', what: 'Redis commands per repeated authenticated request',
       measured: st.commandsPerRequest.toFixed(2), needed: '≤ 1', met: st.commandsPerRequest <= 1, margin: '',
+    });
+  }
+  const px = input.proxy;
+  if (px?.throughput) {
+    const t = px.throughput;
+    out.push(ratioTarget('11', 'ours `remoteApi` ÷ (a) express-session + http-proxy-middleware, req/s', pairedRatio(t, 'ours-proxy', 'hand-bff'), PROXY_VS_HAND));
+    out.push(ratioTarget('11', 'ours `remoteApi` ÷ (b) bare http-proxy-middleware (no session), req/s', pairedRatio(t, 'ours-proxy', 'plain-proxy'), PROXY_VS_PLAIN));
+    const p99 = (key: string) => median((t.samples[key] ?? []).map((x) => x.p99));
+    const ours = p99('ours-proxy');
+    const hand = p99('hand-bff');
+    out.push({
+      scenario: '11', what: 'p99 of ours vs (a)\'s p99 (medians over rounds)',
+      measured: `${ours} ms`, needed: `≤ ${hand} ms`,
+      met: Number.isFinite(ours) && Number.isFinite(hand) ? ours <= hand : null,
+      margin: Number.isFinite(ours - hand) ? `${ours - hand > 0 ? '+' : ''}${ours - hand} ms` : '',
+    });
+  }
+  if (px?.stream?.length) {
+    const growth = streamGrowth(px);
+    out.push({
+      scenario: '12', what: `ours' RSS growth while a ${(px.stream[0]!.bytes / 1048576).toFixed(0)} MB response streams through \`remoteApi\` (worst of 4 passes after 2 warm-ups)`,
+      measured: `${(growth / 1e6).toFixed(1)} MB`, needed: `< ${STREAM_RSS_BUDGET / 1e6} MB`, met: growth < STREAM_RSS_BUDGET, margin: pct(growth / STREAM_RSS_BUDGET - 1),
+    });
+  }
+  const ch = input.clientHerd;
+  if (ch) {
+    const ok = ch.rounds.every((r) => r.grants === 1 && r.tokens === 1 && r.failed === 0);
+    const failed = ch.rounds.reduce((n, r) => n + r.failed, 0);
+    out.push({
+      scenario: '13', what: `client_credentials grants per herd of ${ch.size} \`getClientToken\` calls over 4 processes (each round)`,
+      measured: `${ch.rounds.map((r) => r.grants).join(', ')}; distinct tokens ${ch.rounds.map((r) => r.tokens).join(', ')}${failed ? `; ${failed} failed calls` : ''}`,
+      needed: 'exactly 1 grant, 1 token, no failures', met: ok, margin: '',
     });
   }
   return out;

@@ -1,16 +1,19 @@
 /**
  * The apps under test. Each answers the same authenticated request, GET /me → `{ user }` as JSON, with its
- * own session layer; /session answers the session JSON where scenario 6 compares it.
+ * own session layer; /session answers the session JSON where scenario 6 compares it. The proxies of
+ * scenario 11 answer GET /api/* from the upstream instead, with the session's access token attached.
  */
+import http from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { Passport } from 'passport';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import type { JWK } from 'jose';
-import { getServerSession, oidcSession, requiresAuth } from '../../lib/index.js';
+import { getClientToken, getServerSession, oidcSession, remoteApi, requiresAuth } from '../../lib/index.js';
 
-export type ContenderName = 'express' | 'sess-mem' | 'sess-redis' | 'ours-mem' | 'ours-redis' | 'eoc-cookie';
+export type ContenderName = 'express' | 'sess-mem' | 'sess-redis' | 'ours-mem' | 'ours-redis' | 'eoc-cookie'
+  | 'hand-bff' | 'plain-proxy' | 'ours-proxy';
 
 export interface AppConfig {
   contender: ContenderName;
@@ -20,6 +23,8 @@ export interface AppConfig {
   redisUrl?: string;
   /** private JWKs for ours' session JWT: shared by the herd's instances, and no startup warning */
   jwtKeys?: JWK[];
+  /** the API the proxies of scenario 11 forward /api/* to, e.g. http://127.0.0.1:41234 */
+  upstream?: string;
 }
 
 export interface BuiltApp {
@@ -124,6 +129,8 @@ function ours(config: AppConfig, baseURL: string): BuiltApp {
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
   });
   app.use(router);
+  // Scenario 11: the BFF proxy as issue 11 documents it; requests carry X-OIDC-Session: 1 and the cookie.
+  if (config.upstream) app.use('/api', remoteApi(config.upstream, { token: 'user' }));
   app.get('/me', requiresAuth(), async (req, res) => {
     const s = await getServerSession(req);
     res.json({ user: s!.user });
@@ -131,6 +138,15 @@ function ours(config: AppConfig, baseURL: string): BuiltApp {
   // Bench-only: lets the runner copy the real user and token sizes into the baseline, and read a refresh token.
   app.get('/__tokens', async (req, res) => {
     res.json(await getServerSession(req));
+  });
+  // Scenario 13: one getClientToken call per request, scope from the query (a new scope is a cold cache key).
+  app.get('/__client-token', async (req, res) => {
+    try {
+      const scope = typeof req.query.scope === 'string' && req.query.scope ? req.query.scope : undefined;
+      res.json({ token: await getClientToken(req, { scope }) });
+    } catch (err) {
+      res.status(500).json({ error: String((err as Error).message) });
+    }
   });
   return { app, ready: router.ready, close: () => router.close() };
 }
@@ -165,6 +181,90 @@ async function eoc(config: AppConfig, baseURL: string): Promise<BuiltApp> {
   return { app };
 }
 
+interface HpmModule {
+  createProxyMiddleware(options: Record<string, unknown>): express.RequestHandler;
+}
+
+async function loadHpm(): Promise<HpmModule['createProxyMiddleware']> {
+  // As for express-openid-connect: installed into bench/node_modules on first use, outside the typecheck.
+  const specifier = 'http-proxy-middleware';
+  const loaded = (await import(specifier)) as HpmModule & { default?: HpmModule };
+  return (loaded.default ?? loaded).createProxyMiddleware;
+}
+
+/** The session's token record as hand-built stacks keep it (the shape express-openid-connect uses too). */
+interface HandTokens { access_token?: string; refresh_token?: string; id_token?: string; expires_at?: number }
+
+/**
+ * (a) The BFF a user builds by hand today: express-session (MemoryStore) holding the tokens, and
+ * http-proxy-middleware attaching the session's access token in `on.proxyReq`. Deliberately lean (no passport,
+ * no CSRF header check), so it is the fastest such stack, not a strawman. POST /__login stores the tokens.
+ */
+async function handBff(config: AppConfig): Promise<BuiltApp> {
+  const createProxyMiddleware = await loadHpm();
+  const app = express();
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    app.use(session({
+      secret: BENCH_SECRET,
+      store: new session.MemoryStore(),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
+    }));
+  } finally {
+    console.warn = warn;
+  }
+  app.post('/__login', express.json({ limit: '64kb' }), (req, res) => {
+    const body = req.body as { user: unknown; tokens: HandTokens };
+    const s = req.session as unknown as Record<string, unknown>;
+    s.user = body.user;
+    s.tokens = body.tokens;
+    res.json({ ok: true });
+  });
+  const tokensOf = (req: unknown) => ((req as Request).session as unknown as { tokens?: HandTokens }).tokens;
+  app.use('/api', (req, res, next) => {
+    if (!tokensOf(req)?.access_token) return unauthenticated(res);
+    next();
+  }, createProxyMiddleware({
+    target: config.upstream,
+    changeOrigin: true,
+    // Without an agent http-proxy sends `Connection: close` and opens a connection per request.
+    agent: new http.Agent({ keepAlive: true }),
+    on: {
+      proxyReq: (proxyReq: http.ClientRequest, req: unknown) => {
+        proxyReq.removeHeader('cookie');
+        proxyReq.setHeader('authorization', `Bearer ${tokensOf(req)!.access_token}`);
+      },
+    },
+  }));
+  return { app };
+}
+
+/** (b) The ceiling: the same http-proxy-middleware with no session at all, one fixed token (POST /__token). */
+async function plainProxy(config: AppConfig): Promise<BuiltApp> {
+  const createProxyMiddleware = await loadHpm();
+  const app = express();
+  let token = '';
+  app.post('/__token', express.json({ limit: '64kb' }), (req, res) => {
+    token = String((req.body as { token: string }).token);
+    res.json({ ok: true });
+  });
+  app.use('/api', createProxyMiddleware({
+    target: config.upstream,
+    changeOrigin: true,
+    agent: new http.Agent({ keepAlive: true }),
+    on: {
+      proxyReq: (proxyReq: http.ClientRequest) => {
+        proxyReq.removeHeader('cookie');
+        proxyReq.setHeader('authorization', `Bearer ${token}`);
+      },
+    },
+  }));
+  return { app };
+}
+
 export async function buildApp(config: AppConfig, baseURL: string): Promise<BuiltApp> {
   switch (config.contender) {
     case 'express': return bare();
@@ -173,6 +273,9 @@ export async function buildApp(config: AppConfig, baseURL: string): Promise<Buil
     case 'ours-mem':
     case 'ours-redis': return ours(config, baseURL);
     case 'eoc-cookie': return eoc(config, baseURL);
+    case 'ours-proxy': return ours(config, baseURL);
+    case 'hand-bff': return handBff(config);
+    case 'plain-proxy': return plainProxy(config);
     default: throw new Error(`unknown contender ${String(config.contender)}`);
   }
 }
