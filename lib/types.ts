@@ -38,12 +38,28 @@ export interface Session {
   jwtExpires?: number;
   jwtPayload?: SessionJwtPayload;
   /**
+   * How the user signed in, from the login's ID token (kept beside `user`, whose protocol claims are removed):
+   * `acr`, `amr` and `authTime` (the ID token's `auth_time`, as ms). `requiresAuth({ acr, maxAge })` checks it.
+   * Each is absent when the IdP did not send it.
+   */
+  auth?: SessionAuth;
+  /**
    * Absent, or what went wrong: `'RefreshAccessTokenError'` the IdP refused the refresh token and
    * `'IdTokenError'` the ID token of a refresh failed verification (both terminal: tokens cleared, sign in
    * again); `'RefreshAccessTokenUnavailable'` the IdP could not be reached (retried with back-off);
    * `'JwtError'` the session JWT could not be minted for this answer (the session itself stays).
    */
   error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError' | 'JwtError';
+}
+
+/** The sign-in facts of the session's ID token (OIDC Core §2). */
+export interface SessionAuth {
+  /** Authentication Context Class Reference the IdP says the sign-in satisfied, e.g. `'urn:x:strong'` or `'mfa'`. */
+  acr?: string;
+  /** Authentication methods used, e.g. `['pwd', 'otp']` (RFC 8176). */
+  amr?: string[];
+  /** When the user last authenticated at the IdP: `auth_time` in ms since the epoch. */
+  authTime?: number;
 }
 
 export interface SessionJwtPayload {

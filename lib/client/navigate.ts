@@ -1,8 +1,14 @@
 /** Leaving the page for the server's login and logout routes. */
 
-/** `{basePath}/login?returnTo=…`, by default back to this page (path and query). */
-export const loginUrl = (basePath: string, returnTo?: string): string =>
-  basePath + '/login?returnTo=' + encodeURIComponent(returnTo || location.pathname + location.search);
+import type { SignInOptions } from './types.js';
+
+/**
+ * `{basePath}/login?returnTo=…`, by default back to this page (path and query). The other options go in the
+ * query under their own names (`loginHint`, `silent`), which the login route maps to the OIDC ones: mapped here,
+ * they would not fit the size budget.
+ */
+export const loginUrl = (basePath: string, o?: SignInOptions): string =>
+  basePath + '/login?' + new URLSearchParams({ returnTo: location.pathname + location.search, ...o } as never);
 
 /**
  * Submits a same-origin `<form method="post">` to `{basePath}/logout`: a real navigation, so the

@@ -182,7 +182,7 @@ export const createStore = (basePath: string): Store => {
     getSnapshot: () => snapshot,
     refetch: (options) => run(options && options.refresh ? { refresh: true } : READ),
     update: (data) => run({ data }),
-    signIn: (options) => location.assign(loginUrl(basePath, options && options.returnTo)),
+    signIn: (options) => location.assign(loginUrl(basePath, options)),
     // Other tabs hear of it when this page is left, i.e. once the server has answered the logout
     // POST: told earlier, a tab reloading at once could still find the session alive.
     signOut: (options) => postLogout(basePath, options && options.returnTo, () => post({ at: Date.now(), s: 200, h: {}, d: null })),

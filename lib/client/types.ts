@@ -174,9 +174,27 @@ export interface UseSessionOptions extends SessionCallbacks {
   basePath?: string;
 }
 
+/**
+ * Options of `signIn()`, sent as the query of `{basePath}/login` (the server validates them and passes them to the
+ * IdP as `prompt`, `login_hint`, `ui_locales`, `acr_values`, `max_age`). Leave out an option you do not set: a
+ * value of `undefined` would be sent as the text "undefined".
+ * @example session.signIn({ silent: true })   // prompt=none: back here signed in, or signed out without a page
+ */
 export interface SignInOptions {
   /** Same-origin path to come back to. @default this page's path and query */
   returnTo?: string;
+  /** `prompt=none`: no page at the IdP; a browser not signed in there comes back to `returnTo` signed out. @default false */
+  silent?: boolean;
+  /** `prompt`: `'login'` forces a new authentication, `'consent'`, `'select_account'`; `'none'` is `silent`. */
+  prompt?: 'none' | 'login' | 'consent' | 'select_account';
+  /** `login_hint`: e.g. the user's email, at most 256 characters. */
+  loginHint?: string;
+  /** `ui_locales`: space-separated language tags, e.g. `'fr-CA en'`. */
+  uiLocales?: string;
+  /** `acr_values`: space-separated, e.g. `'urn:example:mfa'`; the sign-in is refused unless the IdP returns one of them. */
+  acrValues?: string;
+  /** `max_age` in seconds: the sign-in is refused unless the user authenticated at the IdP at most this long ago. */
+  maxAge?: number;
 }
 
 export interface SignOutOptions {

@@ -17,7 +17,18 @@ export interface Transaction {
   nonce?: string;
   verifier?: string;
   returnTo: string;
+  /** The `acr_values` this login asked for; the returned `acr` must be one of them. */
+  acrValues?: string;
+  /** The `max_age` (seconds) this login asked for; `auth_time` must satisfy it. */
+  maxAge?: number;
+  /** `prompt=none`: an IdP answer of login_required and the like ends back at returnTo, signed out. */
+  silent?: boolean;
+  /** When the login started, ms. */
+  issued?: number;
 }
+
+/** What the login route hands passport as `state`, and the state store keeps. */
+export type LoginState = Omit<Transaction, 'nonce' | 'issued'>;
 
 type Callback = (err: Error | null, ctx?: unknown, state?: unknown) => void;
 
@@ -30,8 +41,9 @@ const MAX_RETURN_TO = 1024;
 /** The response of the request being handled, which the state store is not given (set by login and callback). */
 export const RESPONSE = Symbol('oidc-session.response');
 const TX = Symbol('oidc-session.transaction');
+const AFTER_STATE = Symbol('oidc-session.refuse-after-state');
 
-interface TxRequest extends Request { [RESPONSE]?: ServerResponse; [TX]?: Transaction }
+interface TxRequest extends Request { [RESPONSE]?: ServerResponse; [TX]?: Transaction; [AFTER_STATE]?: Error }
 
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
@@ -53,7 +65,7 @@ export class PendingLogins {
     this.attrs = { path: config.basePath || '/', maxAge: TX_TTL_S, secure: config.secure, sameSite: 'Lax' };
   }
 
-  store(req: Request, ctx: { nonce?: string }, appState: { returnTo: string; verifier?: string }, _meta: unknown, cb: (err: Error | null, handle?: string) => void): void {
+  store(req: Request, ctx: { nonce?: string }, appState: LoginState, _meta: unknown, cb: (err: Error | null, handle?: string) => void): void {
     const res = (req as TxRequest)[RESPONSE];
     if (!res) {
       cb(new Error('pending login: no response to set the cookie on'));
@@ -62,7 +74,8 @@ export class PendingLogins {
     // The creation time leads the handle, so the oldest pending logins can be found without decrypting.
     const handle = `${Date.now().toString(36)}.${randomToken(18)}`;
     const returnTo = appState.returnTo.length > MAX_RETURN_TO ? '/' : appState.returnTo;
-    new EncryptJWT({ n: ctx.nonce, v: appState.verifier, r: returnTo })
+    const { acrValues: a, maxAge: m, silent } = appState;
+    new EncryptJWT({ n: ctx.nonce, v: appState.verifier, r: returnTo, a, m, s: silent === true ? 1 : undefined })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setIssuedAt()
       .setExpirationTime(`${TX_TTL_S}s`)
@@ -88,6 +101,8 @@ export class PendingLogins {
       const claim = await this.backend.claim(`state:${handle}`, TX_TTL_S * 1000);
       if (!claim) return refuse('already used');
       (req as TxRequest)[TX] = tx;
+      const after = (req as TxRequest)[AFTER_STATE];
+      if (after) return cb(after);
       this.pendingVerifier = tx.verifier;
       cb(null, { nonce: tx.nonce }, { returnTo: tx.returnTo });
     }).catch((err: Error) => cb(err));
@@ -97,9 +112,17 @@ export class PendingLogins {
     for (const key of this.keys) {
       try {
         const { payload } = await jwtDecrypt(jwe, key, { clockTolerance: 0 });
-        const { n, v, r } = payload as { n?: unknown; v?: unknown; r?: unknown };
+        const { n, v, r, a, m, s, iat } = payload as Record<string, unknown>;
         if (typeof r !== 'string') return null;
-        return { nonce: typeof n === 'string' ? n : undefined, verifier: typeof v === 'string' ? v : undefined, returnTo: r };
+        return {
+          nonce: typeof n === 'string' ? n : undefined,
+          verifier: typeof v === 'string' ? v : undefined,
+          returnTo: r,
+          acrValues: typeof a === 'string' ? a : undefined,
+          maxAge: typeof m === 'number' ? m : undefined,
+          silent: s === 1,
+          issued: typeof iat === 'number' ? iat * 1000 : undefined,
+        };
       } catch (err) {
         debug('pending login cookie refused: %s', (err as Error).message);
       }
@@ -114,6 +137,14 @@ export class PendingLogins {
 
 export function transactionOf(req: Request): Transaction | undefined {
   return (req as TxRequest)[TX];
+}
+
+/**
+ * An error to raise once the state has been found good and claimed, before any code is exchanged: for a check
+ * (the callback's RFC 9207 missing iss) that matters only for a login this browser started.
+ */
+export function refuseAfterState(req: Request, err: Error): void {
+  (req as TxRequest)[AFTER_STATE] = err;
 }
 
 /** Lets the state store reach the response (login and callback routes). */

@@ -12,6 +12,7 @@ import type { Discovery, ProviderMetadata } from './discovery.js';
 import { idTokenPolicy, verifyIdToken } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
 import { randomToken, transactionOf, type PendingLogins } from './pending-login.js';
+import { authorizationParamsOf, type LoginParams } from './login-params.js';
 import { fetchUserinfo } from './userinfo.js';
 import { deriveDpopKey, generateDpopKey, jwkThumbprint, type DpopKey } from './dpop.js';
 import { pushedAuthorizationUrl, usesPar } from './par.js';
@@ -108,9 +109,11 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
   // but those that honour prompt=consent then show a consent page at every login. The README's Providers
   // section says, per IdP, what gives a refresh token; authorizationParams: { prompt: 'consent' } restores it.
   const authorizationParams = { ...config.authorizationParams };
-  (strategy as unknown as { authorizationParams(o: { codeChallenge?: string }): Record<string, string> }).authorizationParams =
+  (strategy as unknown as { authorizationParams(o: { codeChallenge?: string; loginParams?: LoginParams }): Record<string, string> }).authorizationParams =
     (options) => ({
       ...authorizationParams,
+      // This login's prompt, login_hint, ui_locales, acr_values, max_age (validated by the login route) win over the configured ones.
+      ...(options.loginParams ? authorizationParamsOf(options.loginParams) : {}),
       // Ours rather than passport-openidconnect's uid(20) (≈119 bits): 256 bits. The strategy still keeps it
       // in the transaction and checks it, because it reads the nonce back from these parameters.
       nonce: randomToken(32),

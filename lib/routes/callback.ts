@@ -9,7 +9,8 @@ import { endSessionById } from '../session/end-session.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog, fire } from '../events.js';
 import type { LoginResult } from '../oidc/strategy.js';
-import { attachResponse, randomToken } from '../oidc/pending-login.js';
+import { attachResponse, randomToken, refuseAfterState, transactionOf } from '../oidc/pending-login.js';
+import { sessionAuthOf, unmetByIdToken } from '../oidc/step-up.js';
 import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
@@ -20,6 +21,9 @@ const debug = debugLog('login');
 
 /** Characters of the User-Agent kept for "your devices": enough to tell browsers apart, small in every blob. */
 const USER_AGENT_MAX = 160;
+
+/** The answers to prompt=none that only mean "not signed in there" (OIDC Core §3.1.2.6): a silent login ends signed out, not in an error. */
+const SILENT_LOGIN_ERRORS = ['login_required', 'consent_required', 'interaction_required', 'account_selection_required'];
 
 export function createCallbackRoute(ctx: OidcContext) {
   return async function callback(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -56,6 +60,28 @@ export function createCallbackRoute(ctx: OidcContext) {
       fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response comes from another issuer'));
       return;
     }
+    // RFC 9207 §2.4: an IdP that says it sends iss always does, so a response without one may come from another.
+    // Raised once the state is known to be this browser's login (a junk or replayed state is refused as such).
+    const missingIss = query.iss === undefined
+      && (ctx.config.strictIss || (await ctx.discovery.get()).authorization_response_iss_parameter_supported === true)
+      ? new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response has no iss parameter, which this identity provider always sends (RFC 9207)')
+      : undefined;
+    if (missingIss) refuseAfterState(req, missingIss);
+    if (typeof query.error === 'string' && SILENT_LOGIN_ERRORS.includes(query.error)) {
+      // passport-openidconnect turns an error into AuthorizationError before it reads state: a silent login's
+      // state is claimed here, so only a prompt=none login of this browser comes back signed out.
+      ctx.pending.verify(req, query.state, (err, found) => {
+        const tx = found ? transactionOf(req) : undefined;
+        if (err) return fail(err); // a missing iss too, once the state is found good
+        if (!tx?.silent) return fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the identity provider answered the sign-in with an error'));
+        countLogin('cancelled');
+        debug('silent sign-in: not signed in at the identity provider (%s)', query.error);
+        span.setAttribute('outcome', 'cancelled');
+        endSpan(span);
+        redirect(res, 302, tx.returnTo);
+      });
+      return;
+    }
     const authenticate = ctx.passport.authenticate(STRATEGY, (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
       if (err) {
         fail(loginError(err));
@@ -88,6 +114,9 @@ export function createCallbackRoute(ctx: OidcContext) {
 }
 
 async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
+  // OIDC Core §3.1.3.7: the acr and auth_time must answer the acr_values and max_age this login asked for.
+  const unmet = unmetByIdToken(transactionOf(req) ?? {}, result.idClaims);
+  if (unmet) throw new AuthError(ErrorCodes.INSUFFICIENT_AUTHENTICATION, 401, `sign-in refused: ${unmet}`);
   const previous = req.session.oidc;
   const previousId = req.sessionID;
   // passport 0.7 regenerates the session here: new id, old one destroyed in the store.
@@ -102,6 +131,10 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   const state: OidcSessionState = { created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16), ...(sid !== undefined ? { sid } : {}) };
   const ua = req.headers['user-agent'];
   if (typeof ua === 'string' && ua !== '') state.ua = ua.slice(0, USER_AGENT_MAX);
+  const auth = sessionAuthOf(idClaims);
+  if (auth.acr !== undefined) state.acr = auth.acr;
+  if (auth.amr !== undefined) state.amr = auth.amr;
+  if (auth.authTime !== undefined) state.authTime = auth.authTime;
   const expiresAt = sessionDeadline(state, ctx.config) + RECORD_SLACK_MS;
   const record: TokenRecord = {
     v: 1,

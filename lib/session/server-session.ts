@@ -102,6 +102,9 @@ function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: S
     jwtExpires: minted?.jwtExpires,
     jwtPayload: minted?.jwtPayload,
   };
+  if (state.acr !== undefined || state.amr !== undefined || state.authTime !== undefined) {
+    session.auth = { acr: state.acr, amr: state.amr, authTime: state.authTime };
+  }
   if (record.error) session.error = record.error;
   else if (!minted) session.error = 'JwtError';
   const shape = ctx.config.callbacks.session;

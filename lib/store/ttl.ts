@@ -17,6 +17,10 @@ export interface OidcSessionState {
   jsid: string;
   /** The browser's User-Agent at sign-in, truncated ("your devices"). */
   ua?: string;
+  /** The login ID token's `acr`, `amr` and `auth_time` (ms): `session.auth`, checked by `requiresAuth({ acr, maxAge })`. */
+  acr?: string;
+  amr?: string[];
+  authTime?: number;
 }
 
 /** The index sets a signed-in session belongs to: its user's and, when the IdP named one, its IdP session's. */

@@ -111,8 +111,14 @@ describe('snapshot', () => {
   });
 
   it('redirects to login with this page as returnTo, or to the given URL', () => {
-    expect(loginUrl('/auth')).toBe('/auth/login?returnTo=%2Fa%20b%3Fx%3D1%26y%3D2');
-    expect(loginUrl('/sso', '/next')).toBe('/sso/login?returnTo=%2Fnext');
+    expect(loginUrl('/auth')).toBe('/auth/login?returnTo=%2Fa+b%3Fx%3D1%26y%3D2');
+    expect(loginUrl('/sso', { returnTo: '/next' })).toBe('/sso/login?returnTo=%2Fnext');
+  });
+
+  it('sends the signIn options as the query, under their own names (the login route maps them)', () => {
+    expect(loginUrl('/auth', { silent: true })).toBe('/auth/login?returnTo=%2Fa+b%3Fx%3D1%26y%3D2&silent=true');
+    expect(loginUrl('/auth', { returnTo: '/x', loginHint: 'a@b.c', uiLocales: 'fr-CA en', acrValues: 'urn:x:strong', maxAge: 60, prompt: 'login' }))
+      .toBe('/auth/login?returnTo=%2Fx&loginHint=a%40b.c&uiLocales=fr-CA+en&acrValues=urn%3Ax%3Astrong&maxAge=60&prompt=login');
   });
 });
 

@@ -31,6 +31,14 @@ export interface StartProviderOptions {
   interactions?: 'auto' | 'form';
   /** who 'auto' logs in, default 'alice' */
   accountId?: string;
+  /**
+   * acr values the provider supports (its `acrValues`). With them, a login whose `acr_values` do not include the
+   * session's acr asks for a new login (as Keycloak's step-up does), and 'auto' reports the first requested
+   * value it supports, else the first of these (see setAcr to force one), with amr ['pwd']. The client is then
+   * registered with default_acr_values (all of them) and require_auth_time, so that every ID token carries acr and
+   * auth_time, as at Entra ID, Okta or Keycloak.
+   */
+  acrValues?: string[];
   /** default 0 (ephemeral) */
   port?: number;
   /**
@@ -66,6 +74,8 @@ export interface TestProvider {
   setBackchannelLogoutUri(uri: string | undefined): void;
   /** who 'auto' logs in the next time the provider asks for a login */
   setAccount(accountId: string): void;
+  /** the acr 'auto' reports at the next logins whatever was requested (undefined: as acrValues says) */
+  setAcr(acr: string | undefined): void;
   /** how often the provider emitted this event since the last resetCounts() */
   count(event: string): number;
   /** provider events in order, e.g. 'grant.success', 'refresh_token.consumed', 'grant.revoked' */
@@ -218,6 +228,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
   let account = opts.accountId ?? 'alice';
   const store = new MemoryStore();
   const events: string[] = [];
+  let forcedAcr: string | undefined;
 
   const clientMetadata: Record<string, unknown> = {
     client_id: clientId,
@@ -230,6 +241,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     ...(opts.backchannelLogoutUri
       ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),
+    ...(opts.acrValues ? { default_acr_values: opts.acrValues, require_auth_time: true } : {}),
     ...opts.clientMetadata,
   };
   const hmacIdTokens = /^HS/.test(String(opts.clientMetadata?.id_token_signed_response_alg ?? ''));
@@ -259,7 +271,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     clockTolerance: 0,
     cookies: { keys: ['test-cookie-key-not-a-secret'] },
     responseTypes: ['code'],
-    claims: { openid: ['sub', 'sid'], profile: ['name'], email: ['email'] },
+    claims: { openid: ['sub', 'sid', ...(opts.acrValues ? ['amr'] : [])], profile: ['name'], email: ['email'] },
     findAccount: async (_ctx, id) => ({
       accountId: id,
       claims: async () => ({ sub: id, name: displayName(id), email: `${id}@example.test` }),
@@ -320,6 +332,24 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     },
   };
 
+  if (opts.acrValues) {
+    const { interactionPolicy } = await import('oidc-provider');
+    const { Check } = interactionPolicy;
+    const policy = interactionPolicy.base();
+    policy.get('login')!.checks.push(new Check('acr_values', 'requested ACR could not be obtained', 'login_required', (ctx) => {
+      const wanted = (ctx.oidc.params?.acr_values as string | undefined)?.split(' ');
+      if (!wanted || ctx.oidc.result?.login || wanted.includes(String(ctx.oidc.acr))) return Check.NO_NEED_TO_PROMPT;
+      return Check.REQUEST_PROMPT;
+    }));
+    configuration.acrValues = opts.acrValues;
+    configuration.interactions = { policy };
+  }
+  const acrFor = (params: Record<string, unknown>): { acr?: string; amr?: string[] } => {
+    if (!opts.acrValues) return {};
+    const wanted = String(params.acr_values ?? '').split(' ');
+    return { acr: forcedAcr ?? wanted.find((v) => opts.acrValues!.includes(v)) ?? opts.acrValues[0], amr: ['pwd'] };
+  };
+
   const provider = new Provider(issuer, configuration);
 
   // Every logout token and ID token carries sid, as with most production IdPs; oidc-provider
@@ -373,7 +403,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(loginForm(uid));
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: account } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(req, res, { login: { accountId: account, ...acrFor(details.params) } }, { mergeWithLastSubmission: false });
       return;
     }
     if (details.prompt.name === 'consent') {
@@ -470,6 +500,9 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     },
     setAccount(accountId) {
       account = accountId;
+    },
+    setAcr(acr) {
+      forcedAcr = acr;
     },
     count: (event) => events.filter((e) => e === event).length,
     resetCounts() {
