@@ -4,6 +4,7 @@
  * load (not startup, not sign-in).
  *   npx tsx bench/profile.ts ours-mem sess-mem      # run keys of scenarios 1-6 (see scenarios/throughput.ts)
  *   npx tsx bench/profile.ts herd                   # the 4 instances of scenario 7, fresh vs expired herd
+ *   npx tsx bench/profile.ts ours-proxy hand-bff    # the proxies of scenario 11 (see scenarios/proxy.ts)
  * BENCH_DURATION (default 10 s) sets the profiled load; profiles and summary.md go to bench/profiles/.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,13 +13,14 @@ import { runLoad } from './lib/load.js';
 import { readOptions } from './lib/options.js';
 import { BENCH_DIR, canPin, pinSelf, type Child } from './lib/proc.js';
 import { runHerd } from './scenarios/herd.js';
+import { CSRF_HEADERS, PROXY_RUNS, startProxies } from './scenarios/proxy.js';
 import { RUNS, startContenders, targetsOf } from './scenarios/throughput.js';
 import type { AppInfo } from './servers/app.js';
 import type { ContenderName } from './servers/contenders.js';
 
 const keys = process.argv.slice(2);
 if (keys.length === 0) {
-  console.error(`usage: tsx bench/profile.ts <${RUNS.map((r) => r.key).join('|')}|herd> …`);
+  console.error(`usage: tsx bench/profile.ts <${[...RUNS, ...PROXY_RUNS].map((r) => r.key).join('|')}|herd> …`);
   process.exit(2);
 }
 const opts = readOptions({ ...process.env, BENCH_DURATION: process.env.BENCH_DURATION ?? '10', BENCH_HERD_ROUNDS: process.env.BENCH_HERD_ROUNDS ?? '1' });
@@ -76,6 +78,27 @@ try {
       await c.close();
     }
     for (const run of runs) summarize(run.contender, run.key, `${run.key}: GET ${run.path}, measured load only`);
+  }
+  const proxyRuns = PROXY_RUNS.filter((r) => keys.includes(r.key));
+  if (proxyRuns.length) {
+    const names = new Set<ContenderName>(proxyRuns.map((r) => r.contender));
+    // Ours signs in for the others, so it always runs (profiled only when asked for).
+    const p = await startProxies(opts, [...new Set<ContenderName>([...names, 'ours-proxy'])], (name) => (names.has(name) ? profArgs(name) : []));
+    try {
+      for (const run of proxyRuns) {
+        const app = p.apps.get(run.contender)!;
+        const load = { url: `${app.child.info.url}${run.path}`, cookie: app.cookie, headers: CSRF_HEADERS, connections: opts.connections };
+        opts.log(`profiling ${run.key} ${run.path}: ${opts.warmup} s warm-up, ${opts.duration} s load`);
+        await runLoad({ ...load, duration: opts.warmup });
+        await mark(run.key, 'start', [app.child]);
+        const r = await runLoad({ ...load, duration: opts.duration });
+        await mark(run.key, 'end', [app.child]);
+        opts.log(`  ${Math.round(r.rps)} req/s, p99 ${r.p99} ms (slower than in the bench: the profiler samples)`);
+      }
+    } finally {
+      await p.close();
+    }
+    for (const run of proxyRuns) summarize(run.contender, run.key, `${run.key}: GET ${run.path}, measured load only`);
   }
   if (keys.includes('herd')) {
     await runHerd(opts, { nodeArgs: profArgs('herd'), phase: (phase, edge, apps) => mark(phase, edge, apps) });

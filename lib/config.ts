@@ -15,6 +15,8 @@ export interface Config {
   clientAuthMethod: 'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt' | 'private_key_jwt';
   /** The signing key of private_key_jwt. */
   clientKey?: ClientKey;
+  /** The `aud` of client assertions: the issuer, or the token endpoint URL. */
+  clientAssertionAudience: 'issuer' | 'tokenEndpoint';
   /** Pushed authorization requests (RFC 9126): 'auto' when discovery requires them. */
   par: 'auto' | boolean;
   /** DPoP-bound tokens (RFC 9449); undefined: plain bearer tokens. */
@@ -190,7 +192,7 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
   return value as T;
 }
 
-type Security = Pick<Config, 'clientAuthMethod' | 'clientKey' | 'par' | 'dpop' | 'profile' | 'strictIss'>;
+type Security = Pick<Config, 'clientAuthMethod' | 'clientKey' | 'clientAssertionAudience' | 'par' | 'dpop' | 'profile' | 'strictIss'>;
 
 /**
  * Client authentication, PAR, DPoP and the profile that sets them. `profile: 'fapi2'` fills in what the
@@ -233,7 +235,8 @@ function resolveSecurity(input: OidcSessionOptions): Security {
   } else if (dpopInput !== undefined && dpopInput !== false) {
     fail('dpop', 'must be true, false or { alg }', `got ${describe(dpopInput)}; e.g. dpop: { alg: 'ES256' }`);
   }
-  return { clientAuthMethod: method, clientKey, par, dpop, profile, strictIss: fapi };
+  const clientAssertionAudience = oneOf('clientAssertionAudience', input.clientAssertionAudience ?? 'issuer', ['issuer', 'tokenEndpoint'] as const);
+  return { clientAuthMethod: method, clientKey, clientAssertionAudience, par, dpop, profile, strictIss: fapi };
 }
 
 function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined {

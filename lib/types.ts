@@ -131,6 +131,13 @@ export interface OidcSessionOptions {
    */
   clientKeyId?: string;
   /**
+   * The `aud` of `private_key_jwt` / `client_secret_jwt` assertions: the issuer (what FAPI 2.0 asks), or the
+   * token endpoint URL (RFC 7523 §3 names it; Entra ID and Okta document it), for token, revocation and PAR alike.
+   * @default 'issuer'
+   * @example clientAssertionAudience: 'tokenEndpoint'
+   */
+  clientAssertionAudience?: 'issuer' | 'tokenEndpoint';
+  /**
    * Pushed authorization requests (RFC 9126): the parameters go to the IdP from the server, with client
    * authentication, and the browser carries only `client_id` and `request_uri`. `'auto'` pushes when discovery
    * says `require_pushed_authorization_requests`.

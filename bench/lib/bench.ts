@@ -1,4 +1,4 @@
-/** The whole bench, in order 1-6, 7, 8, 9, 10, 11-12, 13; run.ts calls it with the environment's options, the smoke test with tiny ones. */
+/** The whole bench, in order 1-6, 7, 8, 9, 10, 11/12/14, 13; run.ts calls it with the environment's options, the smoke test with tiny ones. */
 import { writeFileSync } from 'node:fs';
 import { runClientHerd } from '../scenarios/client-herd.js';
 import { runHerd } from '../scenarios/herd.js';
@@ -30,7 +30,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const sizes = has(8) ? await runSizes(opts) : null;
   const memory = has(9) ? await runMemory(opts) : null;
   const storage = has(10) ? await runStorage(opts) : null;
-  const proxy = has(11) || has(12) ? await runProxy(opts) : null;
+  const proxy = has(11) || has(12) || has(14) ? await runProxy(opts) : null;
   const clientHerd = has(13) ? await runClientHerd(opts) : null;
 
   const report: BenchReport = {

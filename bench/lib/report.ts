@@ -118,23 +118,30 @@ Counted in the stores, with the real provider's tokens (${s.sessions} sessions, 
 
 function renderProxy(p: ProxyResult, opts: BenchOptions, list: Target[]): string {
   const t = p.throughput!;
-  const mine = list.filter((x) => x.scenario === '11');
+  const of11 = list.filter((x) => x.scenario === '11');
+  const dpop = list.find((x) => x.scenario === '14');
+  const cell = (x: Target | undefined, name: string) => (x ? `${x.needed} ${name}: ${verdict(x.met)}` : '');
+  const has = (k: string) => t.runs.some((r) => r.key === k);
   const rows = summarizeThroughput(t).map((s) => {
-    const vsPlain = s.run.key === 'ours-proxy' ? mine[1] : undefined;
-    const vsHand = s.run.key === 'ours-proxy' ? mine[0] : undefined;
+    let ratio = 'baseline';
+    let target = '';
+    if (s.run.key === 'ours-proxy' && has('hand-bff')) {
+      ratio = `**${of11[0]?.measured ?? '–'}** (a), **${of11[1]?.measured ?? '–'}** (b)`;
+      target = [cell(of11[0], '(a)'), cell(of11[1], '(b)'), of11[2] ? `p99 ${of11[2].needed}: ${verdict(of11[2].met)}` : ''].filter(Boolean).join('; ');
+    } else if (s.run.key === 'ours-dpop') {
+      ratio = `**${dpop?.measured ?? '–'}** (c)`;
+      target = cell(dpop, '(c)');
+    }
     return [
-      `\`${s.run.key}\` ${s.run.label}`,
-      `**${int(s.rps)}**`, `${int(s.rpsMin)}–${int(s.rpsMax)}`, `${s.p99}`, int(s.cpuUsPerReq),
-      s.run.key === 'ours-proxy' ? `**${vsHand?.measured ?? '–'}** (a), **${vsPlain?.measured ?? '–'}** (b)` : 'baseline',
-      s.run.key === 'ours-proxy' ? `${vsHand?.needed} (a): ${verdict(vsHand?.met ?? null)}; ${vsPlain?.needed} (b): ${verdict(vsPlain?.met ?? null)}; p99 ${mine[2]?.needed}: ${verdict(mine[2]?.met ?? null)}` : '',
+      `\`${s.run.key}\` ${s.run.label}`, `**${int(s.rps)}**`, `${int(s.rpsMin)}–${int(s.rpsMax)}`, `${s.p99}`, int(s.cpuUsPerReq), ratio, target,
       s.bad ? `${s.bad} errors/non-2xx!` : '',
     ];
   });
   return `${table(['contender', 'median req/s', 'min–max', 'p99 ms', 'server CPU µs/req', '× baseline (median of per-round ratios)', 'target', ''], rows)}
 
-\`GET /api/data\` through each proxy to an upstream on bare node:http (127.0.0.1, CPU 1, ${p.dataBytes} B of JSON), ${opts.rounds} rounds × ${opts.duration} s, ${opts.connections} connections, after a ${opts.warmup} s warm-up per proxy, interleaved as in 1–6; each proxy in its own process on CPU 0. Every request carries \`X-OIDC-Session: 1\` (ours refuses calls without it; the others ignore it) and, for (a) and (c), the session cookie (ours ${p.cookieBytes.ours} B, (a) ${p.cookieBytes.hand} B).
+\`GET /api/data\` through each proxy to an upstream on bare node:http (127.0.0.1, CPU 1, ${p.dataBytes} B of JSON), ${opts.rounds} rounds × ${opts.duration} s, ${opts.connections} connections, after a ${opts.warmup} s warm-up per proxy, interleaved as in 1–6; each proxy in its own process on CPU 0. Every request carries \`X-OIDC-Session: 1\` (ours refuses calls without it; the others ignore it)${has('hand-bff') ? ` and, for (a) and ours, the session cookie (ours ${p.cookieBytes.ours} B, (a) ${p.cookieBytes.hand} B)` : ', and the session cookie'}. The upstream counts what it served: every answer counted came from it.
 
-**Token:** a **${p.tokenBytes} B JWT access token** (RS256, Entra-like claims with group ids). The test provider (test/helpers/op.ts) issues 43-character opaque tokens and would issue JWTs only for an RFC 8707 resource, whose tokens its userinfo refuses; so the bench's provider process re-mints every user access token as this JWT at its token endpoint (and maps it back on userinfo). Ours gets it through its real sign-in; (a) stores the same string in its session (bench-only \`POST /__login\`), (b) is given it as a constant. The upstream checks that all three send exactly \`Bearer <that token>\` and never the browser's cookie. (a) is deliberately lean: express-session + http-proxy-middleware 3 only, no passport, no CSRF check; http-proxy-middleware 4 needs Node ≥ 22.15, this host runs ${process.version}. Both http-proxy-middleware contenders are given a keep-alive agent (\`agent: new http.Agent({ keepAlive: true })\`): without one, http-proxy opens a new upstream connection with \`Connection: close\` for every request, which a quick look here measured at about a third of ours' rate with p99 near 1 s; ours uses its own keep-alive agent.`;
+**Token:** a **${p.tokenBytes} B JWT access token**${p.dpopTokenBytes ? ` (${p.dpopTokenBytes} B for (d), DPoP-bound, with \`cnf.jkt\`; its own sign-in)` : ''}, RS256 with Entra-like claims and group ids. The test provider (test/helpers/op.ts) issues 43-character opaque tokens and would issue JWTs only for an RFC 8707 resource, whose tokens its userinfo refuses; so the bench's provider process re-mints every user access token as such a JWT at its token endpoint and lists no userinfo endpoint (the session's user is the ID token's claims). Ours gets it through its real sign-in${has('hand-bff') ? '; (a) stores the same string in its session (bench-only \`POST /__login\`), (b) is given it as a constant' : ''}. The upstream checks that each proxy sends exactly \`Bearer <that token>\` (\`DPoP <token>\` plus a proof for (d)) and never the browser's cookie; it verifies no signature.${has('hand-bff') ? ` (a) is deliberately lean: express-session + http-proxy-middleware 3 only, no passport, no CSRF check; http-proxy-middleware 4 needs Node ≥ 22.15, this host runs ${process.version}. Both http-proxy-middleware contenders are given a keep-alive agent (\`agent: new http.Agent({ keepAlive: true })\`): without one, http-proxy opens a new upstream connection with \`Connection: close\` for every request, which a quick look here measured at about a third of ours' rate with p99 near 1 s; ours uses its own keep-alive agent.` : ''}${has('ours-dpop') ? ' (d): the provider runs with `features.dPoP` (no nonces), ours with `dpop: true`: a P-256 key per session, and per call one ES256 proof (`htm`, `htu`, `jti`, `iat`, `ath`).' : ''}`;
 }
 
 function renderStream(p: ProxyResult): string {
@@ -190,7 +197,11 @@ export function renderReport(r: BenchReport, opts: BenchOptions): string {
   if (r.sizes) parts.push('', '## 8. Browser script size', '', renderSizes(r.sizes));
   if (r.memory) parts.push('', '## 9. Memory for many sessions', '', renderMemory(r.memory, opts.memTtl));
   if (r.storage) parts.push('', '## 10. Storage', '', renderStorage(r.storage));
-  if (r.proxy?.throughput) parts.push('', '## 11. API calls through the BFF proxy', '', renderProxy(r.proxy, opts, r.targets));
+  if (r.proxy?.throughput) {
+    const keys = r.proxy.throughput.runs.map((x) => x.key);
+    const title = [keys.includes('hand-bff') ? '11. API calls through the BFF proxy' : '', keys.includes('ours-dpop') ? '14. What DPoP costs on a proxied call' : ''].filter(Boolean).join('; ');
+    parts.push('', `## ${title}`, '', renderProxy(r.proxy, opts, r.targets));
+  }
   if (r.proxy?.stream) parts.push('', '## 12. A 10 MB response through the proxy', '', renderStream(r.proxy));
   if (r.clientHerd) parts.push('', '## 13. Client-credentials herd', '', renderClientHerd(r.clientHerd));
   return `${parts.join('\n')}\n`;

@@ -133,6 +133,8 @@ export const CLIENT_BUDGET_GZ = 2500;
 /** Issue 11's proxy targets: ours ≥ 1.5× the hand-built BFF and ≥ 0.85× the bare proxy in req/s. */
 export const PROXY_VS_HAND = 1.5;
 export const PROXY_VS_PLAIN = 0.85;
+/** Issue 12: a DPoP-bound call (one ES256 proof) at least this share of the Bearer one's req/s. */
+export const DPOP_VS_BEARER = 0.8;
 /** Scenario 12: ours' RSS may grow at most this much while the 10 MB body passes. */
 export const STREAM_RSS_BUDGET = 20e6;
 
@@ -216,7 +218,7 @@ export function targets(input: {
     });
   }
   const px = input.proxy;
-  if (px?.throughput) {
+  if (px?.throughput?.runs.some((r) => r.key === 'hand-bff')) {
     const t = px.throughput;
     out.push(ratioTarget('11', 'ours `remoteApi` ÷ (a) express-session + http-proxy-middleware, req/s', pairedRatio(t, 'ours-proxy', 'hand-bff'), PROXY_VS_HAND));
     out.push(ratioTarget('11', 'ours `remoteApi` ÷ (b) bare http-proxy-middleware (no session), req/s', pairedRatio(t, 'ours-proxy', 'plain-proxy'), PROXY_VS_PLAIN));
@@ -229,6 +231,9 @@ export function targets(input: {
       met: Number.isFinite(ours) && Number.isFinite(hand) ? ours <= hand : null,
       margin: Number.isFinite(ours - hand) ? `${ours - hand > 0 ? '+' : ''}${ours - hand} ms` : '',
     });
+  }
+  if (px?.throughput?.runs.some((r) => r.key === 'ours-dpop')) {
+    out.push(ratioTarget('14', 'ours with DPoP (`dpop: true`) ÷ ours with Bearer tokens, `remoteApi` req/s', pairedRatio(px.throughput, 'ours-dpop', 'ours-proxy'), DPOP_VS_BEARER));
   }
   if (px?.stream?.length) {
     const growth = streamGrowth(px);

@@ -7,6 +7,9 @@
  *
  * Scenario 12: a 10 MB response streamed through ours (c) to a slow and a fast reader, with ours' RSS
  * sampled in its process every 5 ms: it must stay flat (growth < 20 MB).
+ *
+ * Scenario 14 (issue 12): what DPoP costs on the proxied call, (d) ours with `dpop: true` against (c) in the
+ * same interleaved run: one ES256 proof per request (and `Authorization: DPoP`).
  */
 import http from 'node:http';
 import { getJson, signIn } from '../lib/login.js';
@@ -28,7 +31,16 @@ export const PROXY_RUNS: readonly RunSpec[] = [
   { key: 'hand-bff', scenario: 11, contender: 'hand-bff', path: API_PATH, label: '(a) express-session (MemoryStore) + http-proxy-middleware, `on.proxyReq` sets the session\'s token' },
   { key: 'plain-proxy', scenario: 11, contender: 'plain-proxy', path: API_PATH, label: '(b) http-proxy-middleware alone, no session, a fixed token (the ceiling)' },
   { key: 'ours-proxy', scenario: 11, contender: 'ours-proxy', path: API_PATH, label: '(c) ours: `oidcSession()` + `remoteApi(upstream, { token: \'user\' })`', baseline: 'hand-bff' },
+  { key: 'ours-dpop', scenario: 14, contender: 'ours-proxy-dpop', path: API_PATH, label: '(d) ours as (c) with `dpop: true`: `Authorization: DPoP` + an ES256 proof per request', baseline: 'ours-proxy' },
 ];
+
+/** The runs of the selected scenarios: 11 → (a) (b) (c), 14 → (c) (d). */
+export function proxyRuns(scenarios: Set<number>): RunSpec[] {
+  const keys = new Set<string>();
+  if (scenarios.has(11)) for (const k of ['hand-bff', 'plain-proxy', 'ours-proxy']) keys.add(k);
+  if (scenarios.has(14)) for (const k of ['ours-proxy', 'ours-dpop']) keys.add(k);
+  return PROXY_RUNS.filter((r) => keys.has(r.key));
+}
 
 export interface StreamPass extends RssWindow {
   /** 'slow': the reader takes the body at about 20 MB/s; 'fast': as fast as it can */
@@ -49,12 +61,14 @@ export interface StreamPass extends RssWindow {
 }
 
 export interface ProxyResult {
-  /** scenario 11, in the shape of scenarios 1-6 (null when only 12 ran) */
+  /** scenarios 11 and 14, in the shape of scenarios 1-6 (null when only 12 ran) */
   throughput: ThroughputResult | null;
   /** upstream body size, bytes */
   dataBytes: number;
-  /** the JWT access token all contenders send */
+  /** the JWT access token (a), (b) and (c) send */
   tokenBytes: number;
+  /** the DPoP-bound JWT of (d), with its cnf.jkt (its own sign-in) */
+  dpopTokenBytes?: number;
   /** the Cookie header of ours and of the hand-built BFF */
   cookieBytes: { ours: number; hand: number };
   stream: StreamPass[] | null;
@@ -62,37 +76,58 @@ export interface ProxyResult {
 
 interface Started { child: Child<AppInfo>; cookie?: string }
 
-export async function runProxy(opts: BenchOptions): Promise<ProxyResult | null> {
-  const wantThroughput = opts.scenarios.has(11);
-  const wantStream = opts.scenarios.has(12);
-  if (!wantThroughput && !wantStream) return null;
-  const contenders: ContenderName[] = wantThroughput ? ['hand-bff', 'plain-proxy', 'ours-proxy'] : ['ours-proxy'];
+export interface Proxies {
+  apps: Map<ContenderName, Started>;
+  upstream: Child<UpstreamInfo>;
+  token: string;
+  dpopToken?: string;
+  dataBytes: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the upstream and the provider (CPU 1) and the wanted proxies (one process each, CPU 0), signs ours in
+ * (which then must be among them) and gives the others its token. Also used by profile.ts (--cpu-prof).
+ */
+export async function startProxies(opts: BenchOptions, contenders: ContenderName[], nodeArgs: (c: ContenderName) => string[] = () => []): Promise<Proxies> {
   let op: Child<OpInfo> | undefined;
   let upstream: Child<UpstreamInfo> | undefined;
   const apps = new Map<ContenderName, Started>();
+  const close = async () => {
+    await Promise.all([...apps.values()].map((a) => a.child.stop()));
+    await upstream?.stop();
+    await op?.stop();
+  };
   try {
     opts.log(`setup: starting ${contenders.join(', ')} + upstream (node:http) + oidc-provider (JWT access tokens)`);
     // The upstream shares CPU 1 with the load generator and the provider: every contender pays for it alike.
     [op, upstream] = await Promise.all([
-      startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: 3600, jwtAccessTokens: true } }),
+      startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: 3600, jwtAccessTokens: true, dpop: contenders.includes('ours-proxy-dpop') } }),
       startChild<UpstreamInfo>(UPSTREAM_SCRIPT, { pin: opts.pin, cpu: 1, config: { bigBytes: opts.streamBytes } }),
     ]);
     const jwtKeys = await benchKeys();
     await Promise.all(contenders.map(async (contender) => {
       const config: AppConfig = { contender, ...op!.info, jwtKeys, upstream: upstream!.info.url };
-      // --expose-gc only lets scenario 12's "live" passes scavenge before sampling; nothing else calls gc().
-      const nodeArgs = contender === 'ours-proxy' && wantStream ? ['--expose-gc'] : [];
-      apps.set(contender, { child: await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs }) });
+      apps.set(contender, { child: await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs: nodeArgs(contender) }) });
     }));
 
     // Ours signs in for real (the provider's token endpoint hands it the JWT); the others get the same strings.
-    const ours = apps.get('ours-proxy')!;
-    await op.call('allowRedirect', `${ours.child.info.url}/auth/callback`);
-    ours.cookie = (await signIn(ours.child.info.url, /^oidc\.sid$/)).cookie;
-    const s = await getJson<{ user: unknown; accessToken?: string; refreshToken?: string; idToken?: string; accessTokenExpires?: number }>(
-      `${ours.child.info.url}/__tokens`, ours.cookie);
-    const token = s.accessToken ?? '';
-    if (token.split('.').length !== 3 || token.length < 1200) throw new Error(`ours got no JWT access token (${token.length} B): is the provider re-minting?`);
+    const ours = apps.get('ours-proxy');
+    if (!ours) throw new Error('startProxies: ours-proxy signs in for the others, so it must be started');
+    const login = async (app: Started, type: 'Bearer' | 'DPoP') => {
+      await op!.call('allowRedirect', `${app.child.info.url}/auth/callback`);
+      app.cookie = (await signIn(app.child.info.url, /^oidc\.sid$/)).cookie;
+      const session = await getJson<{ user: unknown; accessToken?: string; tokenType?: string; refreshToken?: string; idToken?: string; accessTokenExpires?: number }>(
+        `${app.child.info.url}/__tokens`, app.cookie);
+      const at = session.accessToken ?? '';
+      if (at.split('.').length !== 3 || at.length < 1200) throw new Error(`ours got no JWT access token (${at.length} B): is the provider re-minting?`);
+      if ((session.tokenType ?? 'Bearer') !== type) throw new Error(`ours' token is ${session.tokenType}, not ${type}`);
+      return session;
+    };
+    const s = await login(ours, 'Bearer');
+    const token = s.accessToken!;
+    const dpopApp = apps.get('ours-proxy-dpop');
+    const dpopToken = dpopApp ? (await login(dpopApp, 'DPoP')).accessToken : undefined;
     const hand = apps.get('hand-bff');
     if (hand) {
       hand.cookie = await post(hand.child.info.url, '/__login', {
@@ -102,34 +137,49 @@ export async function runProxy(opts: BenchOptions): Promise<ProxyResult | null> 
     const plain = apps.get('plain-proxy');
     if (plain) await post(plain.child.info.url, '/__token', { token });
 
-    // Each contender really proxies: 200 with the upstream's body, the same Bearer token upstream, no cookie.
+    // Each contender really proxies: 200 with the upstream's body, the session's token upstream, no cookie.
     const dataBytes = await upstream.call<number>('dataBytes');
     for (const [name, app] of apps) {
       const { status, body } = await get(`${app.child.info.url}${API_PATH}`, app.cookie);
       const seen = await upstream.call<Seen>('lastSeen');
       if (status !== 200 || body.length !== dataBytes) throw new Error(`${name}: GET ${API_PATH} answered ${status} with ${body.length} B: ${body.slice(0, 200)}`);
-      if (seen.authorization !== `Bearer ${token}`) throw new Error(`${name}: the upstream got ${seen.authorization?.slice(0, 40) ?? 'no'} Authorization, not the session's token`);
+      const expected = name === 'ours-proxy-dpop' ? `DPoP ${dpopToken}` : `Bearer ${token}`;
+      if (seen.authorization !== expected) throw new Error(`${name}: the upstream got ${seen.authorization?.slice(0, 40) ?? 'no'} Authorization, not the session's token`);
+      if (name === 'ours-proxy-dpop' && !seen.dpop) throw new Error(`${name}: no DPoP proof reached the upstream`);
       if (seen.cookie) throw new Error(`${name}: the browser's Cookie reached the upstream`);
     }
-
-    const throughput = wantThroughput ? await measure(opts, apps, upstream) : null;
-    const stream = wantStream ? await streamPasses(opts, ours, upstream) : null;
-    return {
-      throughput,
-      dataBytes,
-      tokenBytes: token.length,
-      cookieBytes: { ours: ours.cookie.length, hand: hand?.cookie?.length ?? 0 },
-      stream,
-    };
-  } finally {
-    await Promise.all([...apps.values()].map((a) => a.child.stop()));
-    await upstream?.stop();
-    await op?.stop();
+    return { apps, upstream, token, dpopToken, dataBytes, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
-async function measure(opts: BenchOptions, apps: Map<ContenderName, Started>, upstream: Child<UpstreamInfo>): Promise<ThroughputResult> {
-  const runs = [...PROXY_RUNS];
+export async function runProxy(opts: BenchOptions): Promise<ProxyResult | null> {
+  const runs = proxyRuns(opts.scenarios);
+  const wantStream = opts.scenarios.has(12);
+  if (runs.length === 0 && !wantStream) return null;
+  const contenders = [...new Set<ContenderName>(['ours-proxy', ...runs.map((r) => r.contender)])];
+  // --expose-gc only lets scenario 12's "live" passes scavenge after sampling; nothing else calls gc().
+  const p = await startProxies(opts, contenders, (c) => (c === 'ours-proxy' && wantStream ? ['--expose-gc'] : []));
+  try {
+    const ours = p.apps.get('ours-proxy')!;
+    const throughput = runs.length ? await measure(opts, runs, p.apps, p.upstream) : null;
+    const stream = wantStream ? await streamPasses(opts, ours, p.upstream) : null;
+    return {
+      throughput,
+      dataBytes: p.dataBytes,
+      tokenBytes: p.token.length,
+      dpopTokenBytes: p.dpopToken?.length,
+      cookieBytes: { ours: ours.cookie!.length, hand: p.apps.get('hand-bff')?.cookie?.length ?? 0 },
+      stream,
+    };
+  } finally {
+    await p.close();
+  }
+}
+
+async function measure(opts: BenchOptions, runs: RunSpec[], apps: Map<ContenderName, Started>, upstream: Child<UpstreamInfo>): Promise<ThroughputResult> {
   const targets = runs.map((run) => {
     const app = apps.get(run.contender)!;
     return { run, url: `${app.child.info.url}${run.path}`, cookie: app.cookie, child: app.child };
@@ -157,7 +207,7 @@ async function measure(opts: BenchOptions, apps: Map<ContenderName, Started>, up
       }
       samples[t.run.key]!.push({ ...result, round, cpuUsPerReq });
       const bad = result.errors + result.non2xx + result.timeouts;
-      opts.log(`[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  11 ${t.run.key.padEnd(11)} ${t.run.path.padEnd(10)}`
+      opts.log(`[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  ${t.run.scenario} ${t.run.key.padEnd(11)} ${t.run.path.padEnd(10)}`
         + ` ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s  p99 ${result.p99} ms  cpu ${Math.round(cpuUsPerReq)} µs/req`
         + (bad ? `  !! ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts` : ''));
     }

@@ -13,7 +13,7 @@ import type { JWK } from 'jose';
 import { getClientToken, getServerSession, oidcSession, remoteApi, requiresAuth } from '../../lib/index.js';
 
 export type ContenderName = 'express' | 'sess-mem' | 'sess-redis' | 'ours-mem' | 'ours-redis' | 'eoc-cookie'
-  | 'hand-bff' | 'plain-proxy' | 'ours-proxy';
+  | 'hand-bff' | 'plain-proxy' | 'ours-proxy' | 'ours-proxy-dpop';
 
 export interface AppConfig {
   contender: ContenderName;
@@ -25,6 +25,8 @@ export interface AppConfig {
   jwtKeys?: JWK[];
   /** the API the proxies of scenario 11 forward /api/* to, e.g. http://127.0.0.1:41234 */
   upstream?: string;
+  /** ours with `dpop: true` (scenario 14) */
+  dpop?: boolean;
 }
 
 export interface BuiltApp {
@@ -127,6 +129,7 @@ function ours(config: AppConfig, baseURL: string): BuiltApp {
     idpLogout: false,
     ...(config.jwtKeys ? { jwt: { keys: config.jwtKeys } } : {}),
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(config.dpop ? { dpop: true } : {}),
   });
   app.use(router);
   // Scenario 11: the BFF proxy as issue 11 documents it; requests carry X-OIDC-Session: 1 and the cookie.
@@ -274,6 +277,7 @@ export async function buildApp(config: AppConfig, baseURL: string): Promise<Buil
     case 'ours-redis': return ours(config, baseURL);
     case 'eoc-cookie': return eoc(config, baseURL);
     case 'ours-proxy': return ours(config, baseURL);
+    case 'ours-proxy-dpop': return ours({ ...config, dpop: true }, baseURL);
     case 'hand-bff': return handBff(config);
     case 'plain-proxy': return plainProxy(config);
     default: throw new Error(`unknown contender ${String(config.contender)}`);

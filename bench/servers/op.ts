@@ -2,15 +2,16 @@
  * The real oidc-provider (test/helpers/op.ts) in its own process, so its CPU never counts against an app
  * server. The runner registers redirect URIs and reads the provider's event counters over IPC.
  *
- * `jwtAccessTokens` (scenario 11): the test provider issues opaque 43-character access tokens, while the
+ * `jwtAccessTokens` (scenarios 11-14): the test provider issues opaque 43-character access tokens, while the
  * IdPs a BFF meets (Entra ID, Keycloak, Auth0 with an API audience) issue ~1-2 KB JWTs. oidc-provider would
- * issue JWTs only for a resource server (features.resourceIndicators), whose tokens its userinfo then refuses,
- * and test/helpers/op.ts has no such option; so this process re-mints, in front of the provider's token
- * endpoint, every user access token as an RS256 JWT of about 1.5 KB with an Entra-like claim set, and maps it
- * back to the provider's own token on userinfo calls. The app under test gets it through its real login.
+ * issue JWTs only for a resource server (features.resourceIndicators), whose tokens its userinfo then refuses;
+ * so this process re-mints, in front of the provider's token endpoint, every user access token as an RS256 JWT
+ * of about 1.5 KB with an Entra-like claim set (and `cnf.jkt` when the token is DPoP-bound). Its discovery
+ * document then lists no userinfo endpoint (the provider would not know the re-minted token, and a DPoP proof
+ * names the token it is for), so the user is the ID token's claims. The app gets it through its real login.
  */
 import http from 'node:http';
-import { generateKeyPair, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { startProvider } from '../../test/helpers/op.js';
 import { childConfig, fatal, serve } from '../lib/child.js';
 
@@ -19,8 +20,10 @@ export interface OpConfig {
   rotateRefreshToken?: boolean;
   /** turn the client_credentials grant on (scenario 13) */
   clientCredentials?: boolean;
-  /** re-mint user access tokens as ~1.5 KB JWTs (scenario 11) */
+  /** re-mint user access tokens as ~1.5 KB JWTs (scenarios 11-14) */
   jwtAccessTokens?: boolean;
+  /** features.dPoP: tokens bound to the client's key when its token request carries a proof (scenario 14) */
+  dpop?: boolean;
 }
 export interface OpInfo { issuer: string; clientId: string; clientSecret: string }
 
@@ -31,10 +34,8 @@ const INNER = 'x-bench-inner';
 export const JWT_TARGET_BYTES = 1500;
 
 const { privateKey } = await generateKeyPair('RS256');
-/** bench JWT → the provider's opaque token, for userinfo */
-const opaqueOf = new Map<string, string>();
 
-async function mint(issuer: string, sub: string, clientId: string, scope: string, expiresIn: number): Promise<string> {
+async function mint(issuer: string, sub: string, clientId: string, scope: string, expiresIn: number, jkt?: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
     iss: issuer, sub, aud: 'https://api.bench.example', azp: clientId, client_id: clientId, scope,
@@ -42,6 +43,7 @@ async function mint(issuer: string, sub: string, clientId: string, scope: string
     auth_time: now, acr: '1', amr: ['pwd'], name: 'Alice Test', email: 'alice@example.test', preferred_username: 'alice',
     tid: '72f988bf-86f1-41af-91ab-2d7cd011db47', oid: crypto.randomUUID(), ver: '2.0',
     realm_access: { roles: ['offline_access', 'uma_authorization', 'orders.read', 'orders.write'] },
+    ...(jkt ? { cnf: { jkt } } : {}),
     groups: [] as string[],
   };
   // Group ids, as Entra ID and Keycloak put them in access tokens, until the token is about 1.5 KB.
@@ -61,12 +63,11 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
 }
 
 /** Forwards one request to the provider itself, returning its answer. */
-async function inner(issuer: string, req: http.IncomingMessage, body: Buffer | undefined, authorization?: string): Promise<Response> {
+async function inner(issuer: string, req: http.IncomingMessage, body: Buffer | undefined): Promise<Response> {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (typeof v === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers.set(k, v);
   }
-  if (authorization) headers.set('authorization', authorization);
   headers.set(INNER, '1');
   return fetch(`${issuer}${req.url}`, { method: req.method, headers, body: body?.length ? new Uint8Array(body) : undefined, redirect: 'manual' });
 }
@@ -85,30 +86,30 @@ function remint(issuer: string, clientId: () => string) {
     if (req.headers[INNER]) return false;
     const path = (req.url ?? '/').split('?')[0];
     const token = path === '/token' && req.method === 'POST';
-    const userinfo = path === '/me';
-    if (!token && !userinfo) return false;
+    const discovery = path === '/.well-known/openid-configuration';
+    if (!token && !discovery) return false;
     void (async () => {
       const body = await readBody(req);
-      if (userinfo) {
-        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        const opaque = bearer ? opaqueOf.get(bearer) : undefined;
-        const answer = await inner(issuer, req, body, opaque ? `Bearer ${opaque}` : undefined);
-        await reply(res, answer, await answer.text());
+      const answer = await inner(issuer, req, body);
+      const text = await answer.text();
+      if (discovery) {
+        const meta = JSON.parse(text) as Record<string, unknown>;
+        delete meta.userinfo_endpoint;
+        await reply(res, answer, JSON.stringify(meta));
         return;
       }
       const grant = new URLSearchParams(body.toString('utf8')).get('grant_type');
-      const answer = await inner(issuer, req, body);
-      const text = await answer.text();
       if (answer.status !== 200 || (grant !== 'authorization_code' && grant !== 'refresh_token')) {
         await reply(res, answer, text);
         return;
       }
-      const json = JSON.parse(text) as { access_token?: string; expires_in?: number; scope?: string; id_token?: string };
+      const json = JSON.parse(text) as { access_token?: string; token_type?: string; expires_in?: number; scope?: string; id_token?: string };
       if (json.access_token) {
         const sub = json.id_token ? String((JSON.parse(Buffer.from(json.id_token.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub) : 'alice';
-        const jwt = await mint(issuer, sub, clientId(), json.scope ?? 'openid', json.expires_in ?? config.accessTokenTtl);
-        opaqueOf.set(jwt, json.access_token);
-        json.access_token = jwt;
+        const proof = req.headers.dpop;
+        const jkt = json.token_type === 'DPoP' && typeof proof === 'string'
+          ? await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK) : undefined;
+        json.access_token = await mint(issuer, sub, clientId(), json.scope ?? 'openid', json.expires_in ?? config.accessTokenTtl, jkt);
       }
       await reply(res, answer, JSON.stringify(json));
     })().catch((err: unknown) => {
@@ -127,6 +128,7 @@ try {
     accessTokenTtl: config.accessTokenTtl,
     rotateRefreshToken: config.rotateRefreshToken ?? true,
     clientCredentials: config.clientCredentials ?? false,
+    ...(config.dpop ? { features: { dPoP: { enabled: true } } } : {}),
     // The issuer is known only once the provider listens: the hook is set right after.
     intercept: config.jwtAccessTokens ? (req, res) => intercept?.(req, res) ?? false : undefined,
   });

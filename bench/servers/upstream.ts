@@ -1,8 +1,9 @@
 /**
  * The API behind the proxies of scenarios 11-12: bare node:http on 127.0.0.1, in its own process.
- * GET /data → 1 KB of JSON, GET /big → 10 MB (GET /big/<bytes>: that many) streamed in 64 KB chunks (with backpressure). Both need
- * `Authorization: Bearer …` (401 otherwise, so a proxy that drops the token is counted as failing), and the
- * runner can ask what the last request carried, to check every contender sends the same token and no cookie.
+ * GET /data → 1 KB of JSON, GET /big → 10 MB (GET /big/<bytes>: that many) streamed in 64 KB chunks (with
+ * backpressure). Both need `Authorization: Bearer …` (or `DPoP …` with a `DPoP` proof; 401 otherwise, so a proxy
+ * that drops the token is counted as failing), and the runner can ask what the last request carried, to check
+ * every contender sends the same token and no cookie.
  */
 import http from 'node:http';
 import { Readable } from 'node:stream';
@@ -10,7 +11,7 @@ import { childConfig, fatal, serve } from '../lib/child.js';
 
 export interface UpstreamInfo { url: string }
 export interface UpstreamConfig { bigBytes?: number }
-export interface Seen { authorization?: string; cookie?: string; path?: string }
+export interface Seen { authorization?: string; dpop?: string; cookie?: string; path?: string }
 
 const config = childConfig<UpstreamConfig>();
 const BIG = config.bigBytes ?? 10 * 1024 * 1024;
@@ -33,8 +34,10 @@ let bigSentMs = NaN;
 
 try {
   const server = http.createServer((req, res) => {
-    seen = { authorization: req.headers.authorization, cookie: req.headers.cookie, path: req.url };
-    if (!req.headers.authorization?.startsWith('Bearer ')) {
+    const dpop = req.headers.dpop;
+    seen = { authorization: req.headers.authorization, dpop: typeof dpop === 'string' ? dpop : undefined, cookie: req.headers.cookie, path: req.url };
+    // Bearer, or DPoP with a proof (not verified: the bench measures the proxy, not the API).
+    if (!/^(?:Bearer|DPoP) ./.test(req.headers.authorization ?? '') || (req.headers.authorization!.startsWith('DPoP ') && !dpop)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":"invalid_token"}');
       return;
     }

@@ -10,6 +10,8 @@ export interface ClientKey {
   key: KeyObject;
   kid: string;
   alg: string;
+  /** Certificate thumbprints of the JWK (`x5t`, `x5t#S256`), sent in the assertion's header. */
+  header: Record<string, string>;
 }
 
 /** What was wrong, for the ConfigError; the key otherwise. */
@@ -17,6 +19,7 @@ export function readClientKey(value: unknown, keyId: unknown): ClientKey | strin
   let key: KeyObject;
   let kid: unknown = keyId;
   let alg: unknown;
+  const header: Record<string, string> = {};
   if (value instanceof KeyObject) key = value;
   else if (typeof CryptoKey !== 'undefined' && value instanceof CryptoKey) {
     try {
@@ -39,6 +42,7 @@ export function readClientKey(value: unknown, keyId: unknown): ClientKey | strin
     }
     kid = jwk.kid ?? keyId;
     alg = jwk.alg;
+    for (const name of ['x5t', 'x5t#S256'] as const) if (typeof jwk[name] === 'string') header[name] = jwk[name];
   } else {
     return 'is missing or not a key';
   }
@@ -47,7 +51,7 @@ export function readClientKey(value: unknown, keyId: unknown): ClientKey | strin
   const derived = algOf(key);
   if (!derived) return `has an unsupported key type (${key.asymmetricKeyType ?? 'unknown'}); use an RSA, EC P-256/384/521 or Ed25519 key`;
   if (alg !== undefined && (typeof alg !== 'string' || !compatible(alg, derived))) return `has "alg" ${JSON.stringify(alg)}, which does not fit its key type`;
-  return { key, kid, alg: typeof alg === 'string' ? alg : derived };
+  return { key, kid, alg: typeof alg === 'string' ? alg : derived, header };
 }
 
 function algOf(key: KeyObject): string | undefined {

@@ -30,7 +30,7 @@ export async function pushedAuthorizationUrl(config: Config, meta: ProviderMetad
     // The endpoint's own query (e.g. a tenant policy) stays on the browser's URL.
     if (own.searchParams.get(name) !== value) params[name] = value;
   }
-  const res = await clientPost(config, endpoint, params, 'pushed authorization request', 'par');
+  const res = await clientPost(config, endpoint, params, 'pushed authorization request', 'par', { tokenEndpoint: meta.token_endpoint });
   if (res.status >= 500) throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `PAR: the endpoint answered ${res.status}`);
   const requestUri = res.json?.request_uri;
   if ((res.status !== 201 && res.status !== 200) || typeof requestUri !== 'string' || requestUri === '') {

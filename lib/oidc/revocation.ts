@@ -15,9 +15,11 @@ export interface RevocableTokens { refreshToken?: string; accessToken?: string }
 export async function revokeTokens(config: Config, discovery: Discovery, tokens: RevocableTokens | null | undefined): Promise<void> {
   if (!config.revokeTokensOnLogout || !tokens || (!tokens.refreshToken && !tokens.accessToken)) return;
   let endpoint: string | undefined;
+  let tokenEndpoint: string;
   try {
     const meta = await discovery.get();
     endpoint = typeof meta.revocation_endpoint === 'string' ? meta.revocation_endpoint : undefined;
+    tokenEndpoint = meta.token_endpoint;
   } catch {
     return;
   }
@@ -26,7 +28,8 @@ export async function revokeTokens(config: Config, discovery: Discovery, tokens:
   const one = async (token: string | undefined, hint: 'refresh_token' | 'access_token'): Promise<void> => {
     if (!token) return;
     try {
-      const res = await clientPost(config, url, { token, token_type_hint: hint }, `revocation of the ${hint.replace('_', ' ')}`, 'revocation');
+      const res = await clientPost(config, url, { token, token_type_hint: hint }, `revocation of the ${hint.replace('_', ' ')}`, 'revocation',
+        { tokenEndpoint });
       // 200 is success, also for a token that was already invalid (RFC 7009 §2.2).
       if (res.status !== 200) debug('token revocation answered %d', res.status);
     } catch (err) {

@@ -19,7 +19,7 @@ export interface TokenResponse {
   scope?: string;
 }
 
-type ClientConfig = Pick<Config, 'issuer' | 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'clientKey' | 'httpTimeout'>;
+type ClientConfig = Pick<Config, 'issuer' | 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'clientKey' | 'clientAssertionAudience' | 'httpTimeout'>;
 
 /** RFC 7523 §3: short-lived, and the IdP refuses a jti it has seen. */
 const ASSERTION_TTL_S = 60;
@@ -30,7 +30,7 @@ const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
  * revocation, PAR): the client authenticates the way the login does. A JWT method signs a new assertion
  * per request (its jti is single-use).
  */
-export async function authenticatedForm(config: ClientConfig, params: Record<string, string>): Promise<{ headers: Record<string, string>; body: URLSearchParams }> {
+export async function authenticatedForm(config: ClientConfig, params: Record<string, string>, tokenEndpoint: string): Promise<{ headers: Record<string, string>; body: URLSearchParams }> {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (config.clientAuthMethod === 'client_secret_basic') {
@@ -40,7 +40,7 @@ export async function authenticatedForm(config: ClientConfig, params: Record<str
   } else if (config.clientAuthMethod === 'private_key_jwt' || config.clientAuthMethod === 'client_secret_jwt') {
     body.set('client_id', config.clientId);
     body.set('client_assertion_type', ASSERTION_TYPE);
-    body.set('client_assertion', await clientAssertion(config));
+    body.set('client_assertion', await clientAssertion(config, tokenEndpoint));
   } else {
     body.set('client_id', config.clientId);
     body.set('client_secret', config.clientSecret);
@@ -48,20 +48,25 @@ export async function authenticatedForm(config: ClientConfig, params: Record<str
   return { headers, body };
 }
 
-/** `aud` is the issuer (RFC 7523 as FAPI 2.0 and the IdPs agree on), not the endpoint: one assertion shape for all. */
-function clientAssertion(config: ClientConfig): Promise<string> {
+/**
+ * `aud` is the issuer (FAPI 2.0; oidc-provider, Keycloak, Auth0 accept it), or with clientAssertionAudience
+ * 'tokenEndpoint' the token endpoint URL (RFC 7523 §3 names it; Entra ID and Okta document it), also for
+ * revocation and PAR.
+ */
+function clientAssertion(config: ClientConfig, tokenEndpoint: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({})
     .setIssuer(config.clientId)
     .setSubject(config.clientId)
-    .setAudience(config.issuer)
+    .setAudience(config.clientAssertionAudience === 'tokenEndpoint' ? tokenEndpoint : config.issuer)
     .setJti(randomToken(18))
     .setIssuedAt(now)
     .setNotBefore(now)
     .setExpirationTime(now + ASSERTION_TTL_S);
   const key = config.clientKey;
   if (config.clientAuthMethod === 'private_key_jwt' && key) {
-    return jwt.setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.key);
+    // x5t / x5t#S256 from the JWK: Entra ID finds a certificate credential by its thumbprint, not by kid.
+    return jwt.setProtectedHeader({ ...key.header, alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.key);
   }
   return jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(config.clientSecret));
 }
@@ -72,9 +77,10 @@ function clientAssertion(config: ClientConfig): Promise<string> {
  * header gets the same request once more, with a new proof carrying that nonce (and a new assertion).
  */
 export async function clientPost(config: ClientConfig, url: string, params: Record<string, string>, what: string, endpoint: string,
-  dpop?: DpopKey): Promise<IdpResponse> {
+  options: { dpop?: DpopKey; tokenEndpoint?: string } = {}): Promise<IdpResponse> {
+  const { dpop } = options;
   for (let attempt = 0; ; attempt++) {
-    const { headers, body } = await authenticatedForm(config, params);
+    const { headers, body } = await authenticatedForm(config, params, options.tokenEndpoint ?? url);
     if (dpop) headers.dpop = await dpopProof(dpop, 'POST', url);
     const res = await idpFetch(url, { method: 'POST', headers, body }, config.httpTimeout, what, endpoint);
     const fresh = dpop ? rememberNonce(url, res.headers) : false;
@@ -90,7 +96,7 @@ export async function clientPost(config: ClientConfig, url: string, params: Reco
  */
 export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, params: Record<string, string>,
   what: string, dpop?: DpopKey): Promise<TokenResponse> {
-  const res = await clientPost(config, tokenEndpoint, params, what, 'token', dpop);
+  const res = await clientPost(config, tokenEndpoint, params, what, 'token', { dpop });
   if (res.status >= 500) {
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the token endpoint answered ${res.status}`);
   }

@@ -124,6 +124,18 @@ describe('private_key_jwt', () => {
     }
   });
 
+  it("clientAssertionAudience 'tokenEndpoint': the provider accepts the token endpoint as aud too", async () => {
+    const byEndpoint = await startApp(op, { clientSecret: undefined, clientAuthMethod: 'private_key_jwt', clientKey: keys.privateJwk,
+      clientAssertionAudience: 'tokenEndpoint', idpLogout: false });
+    try {
+      const jar = new CookieJar();
+      expect((await login(byEndpoint.url, { jar })).status).toBe(302);
+      expect((await tokens(byEndpoint, jar)).accessToken).toBeTruthy();
+    } finally {
+      await byEndpoint.close();
+    }
+  });
+
   it('client_secret_jwt: an HS256 assertion made with the secret', async () => {
     const hsOp = await startProvider({ accessTokenTtl: 60, clientMetadata: { token_endpoint_auth_method: 'client_secret_jwt' } });
     const hsApp = await startApp(hsOp, { clientAuthMethod: 'client_secret_jwt', idpLogout: false });

@@ -122,6 +122,8 @@ const CASES: Case[] = [
     /only with clientAuthMethod "private_key_jwt"/],
   ['clientAuthMethod typo', { ...VALID, clientAuthMethod: 'client_secret_base' as never }, 'clientAuthMethod',
     /one of "client_secret_post", "client_secret_basic", "client_secret_jwt", "private_key_jwt"; got "client_secret_base"/],
+  ['clientAssertionAudience unknown', { ...VALID, clientAssertionAudience: 'endpoint' as never }, 'clientAssertionAudience',
+    /one of "issuer", "tokenEndpoint"/],
   ['par not a boolean', { ...VALID, par: 'yes' as never }, 'par', /"auto", true or false/],
   ['dpop a string', { ...VALID, dpop: 'ES256' as never }, 'dpop', /true, false or \{ alg \}/],
   ['dpop.alg unknown', { ...VALID, dpop: { alg: 'RS256' as never } }, 'dpop.alg', /one of "ES256", "PS256", "EdDSA"/],
