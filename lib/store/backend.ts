@@ -87,6 +87,12 @@ export interface StorageBackend {
   /** Where generated session-JWT keys are shared. */
   readonly keys: KeyBackend;
 
+  /**
+   * Present when a change made by any instance is pushed to this one (Redis client-side caching): `listener`
+   * hears the session id whose token record changed (null: everything may have). Caches above this layer may
+   * then keep what they read until told, instead of re-reading.
+   */
+  onInvalidate?(listener: (sessionId: string | null) => void): void;
   /** The Redis client, for the Redis backend (health checks, tests). */
   readonly redis?: RedisClientLike;
   /** Resolves when the backend can serve (Redis connected, startup checks done); never rejects. */

@@ -6,15 +6,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
 import type { RedisClientLike } from '../types.js';
+import { AuthError, ErrorCodes } from '../errors.js';
 import { debug } from '../events.js';
 import { redisKeyBackend, type RedisLike } from '../tokens/jwt-key-backends.js';
 import { withDeadline } from '../util/deadline.js';
 import type { Claim, RefreshLock, StorageBackend, TokenRecord } from './backend.js';
 import { AdmittingRedisStore } from './redis-session-store.js';
-import { ADD_MEMBER, ADMIT_SESSION, EXTEND, PUT_RECORD, RELEASE } from './redis-scripts.js';
+import { ADD_MEMBER, ADMIT_SESSION, EXTEND, GET, PUT_RECORD, RELEASE } from './redis-scripts.js';
+import { replicationOf } from './redis-replication.js';
 import { indexSetsOf, type OidcSessionState } from './ttl.js';
 
 const NS = 'oidc-session:';
+/** How long a refreshed record is written again while no replica acknowledges it (a failover takes 1–3 s). */
+const DURABLE_WRITE_MS = 5000;
 /** connect-redis's key of a session blob; our per-session keys carry it as their hash tag. */
 export const SESSION_PREFIX = 'sess:';
 const recordKey = (sid: string) => `${NS}tok:{${SESSION_PREFIX}${sid}}`;
@@ -44,15 +48,25 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
     return ok === 1;
   };
 
+  const replication = replicationOf(client);
   const lock: RefreshLock = {
     shared: true,
     async acquire(sid, ttlMs) {
+      const started = Date.now();
       const token = randomBytes(16).toString('base64url');
       // A lock granted after we gave up would block every refresh of that session for its TTL: give it back.
       const ok = await bound('lock', client.set(lockKey(sid), token, { NX: true, PX: Math.ceil(ttlMs) }), (late) => {
         if (late === 'OK') lock.release(sid, token).catch((err: unknown) => debug('late lock release failed: %s', (err as Error).message));
       });
-      return ok === 'OK' ? token : null;
+      if (ok !== 'OK') return null;
+      // Held on a master that just lost its replicas (mid-failover): it protects nothing, so no grant is sent.
+      // One deadline for the whole acquisition: the check gets what the SET left of the store timeout.
+      const left = timeoutMs - (Date.now() - started);
+      if (left <= 0 || !(await withDeadline(replication.trusted(lockKey(sid)), left, 'redis lock check', undefined, 'check'))) {
+        lock.release(sid, token).catch(() => undefined);
+        throw new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, 'redis lock: taken on a master that just lost its replicas (failover under way)');
+      }
+      return token;
     },
     async release(sid, token) {
       await run('unlock', RELEASE, [lockKey(sid)], [token]);
@@ -60,10 +74,25 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
   };
 
   const keysBackend = redisKeyBackend(client as unknown as RedisLike);
+  // With client-side caching on the client, Redis pushes an invalidation for every tracked key that changes.
+  const cache = (client as { clientSideCache?: { on(event: 'invalidate', fn: (key: unknown) => void): unknown } }).clientSideCache;
+  const onInvalidate = cache && ((listener: (sessionId: string | null) => void) => {
+    // node-redis empties its cache on a connection error or close without telling: invalidations may have been
+    // missed while the connection was down, so every copy above it goes too.
+    for (const event of ['error', 'end', 'reconnecting']) client.on?.(event, () => listener(null));
+    const prefix = recordKey('');
+    cache.on('invalidate', (key) => {
+      if (key === null) return listener(null);
+      const name = String(key);
+      // recordKey('') is `…tok:{sess:}`: the id sits between the prefix's brace content and the closing brace.
+      if (name.startsWith(prefix.slice(0, -1))) listener(name.slice(prefix.length - 1, -1));
+    });
+  });
   return {
     kind: 'redis',
     shared: true,
     redis: client,
+    ...(onInvalidate ? { onInvalidate } : {}),
     sessions: options.sessions ?? new AdmittingRedisStore({ client, prefix: SESSION_PREFIX, ttl: options.ttl, disableTouch: true }, admit),
     ...(options.sessions ? {
       admit: async (sid: string, sess: SessionData, ttlMs: number) => {
@@ -76,8 +105,19 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
       return parseRecord(await bound('get', client.get(recordKey(sid))));
     },
     async putRecord(sid, record, expected, ttlMs) {
+      const key = recordKey(sid);
       const value = `${record.v}:${JSON.stringify(record)}`;
-      return (await run('put', PUT_RECORD, [recordKey(sid)], [expected === null ? '' : String(expected), value, String(Math.ceil(ttlMs))])) === 1;
+      const args = [expected === null ? '' : String(expected), value, String(Math.ceil(ttlMs))];
+      // A refreshed record written to a master that is being demoted would be lost: while the master looks so,
+      // it is written again (compare-and-set again, on the new master once the client has switched).
+      const until = Date.now() + DURABLE_WRITE_MS;
+      for (let wrote = false; ;) {
+        if ((await run('put', PUT_RECORD, [key], args)) === 1) wrote = true;
+        else if (!wrote || parseRecord(await run('get', GET, [key], []))?.v !== record.v) return false;
+        if (await bound('check', replication.trusted(key))) return true;
+        if (Date.now() > until) return true;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     },
     async deleteRecord(sid) {
       await bound('del', client.del(recordKey(sid)));

@@ -42,3 +42,9 @@ export const ADD_MEMBER = `
 redis.call('sadd', KEYS[1], ARGV[1])
 if redis.call('pttl', KEYS[1]) < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 1`;
+
+/** GET as a script: never answered from the client-side cache, so it reads what the master has now. */
+export const GET = "return redis.call('get', KEYS[1])";
+
+/** INFO replication of the node that holds KEYS[1] (the script runs where the key lives). */
+export const INFO_REPLICATION = "return redis.call('info', 'replication')";

@@ -6,7 +6,7 @@
  * - nothing (or a `PruningMemoryStore`): in this process.
  */
 import type { SessionData, Store } from 'express-session';
-import { createClient } from 'redis';
+import { BasicClientSideCache, createClient } from 'redis';
 import type { Config } from '../config.js';
 import { debug } from '../events.js';
 import type { RedisClientLike } from '../types.js';
@@ -86,9 +86,19 @@ function connect(client: RedisClientLike): Promise<void> {
  */
 export const REDIS_QUEUE_MAX = 1000;
 
+/** Replies the owned client keeps for server-assisted client-side caching (sessions, records, JWT keys). */
+export const REDIS_CACHE_ENTRIES = 50_000;
+export const REDIS_CACHE_TTL_MS = 10_000;
+
 function createOwnedClient(url: string, timeoutMs: number): RedisClientLike {
   const client = createClient({
     url,
+    // Server-assisted client-side caching (RESP3 CLIENT TRACKING): a session read recently is served from this
+    // process's memory with no Redis command, and Redis tells us the moment any instance changes it.
+    RESP: 3,
+    // The TTL only bounds staleness during a network partition that keeps the socket open (no invalidations
+    // arrive, and none is missed for long); coherence comes from the invalidations.
+    clientSideCache: new BasicClientSideCache({ ttl: REDIS_CACHE_TTL_MS, maxEntries: REDIS_CACHE_ENTRIES, evictPolicy: 'LRU', recordStats: false }),
     // Fail fast while disconnected instead of queueing commands in memory until Redis returns (connect-redis#373).
     disableOfflineQueue: true,
     commandsQueueMaxLength: REDIS_QUEUE_MAX,

@@ -74,8 +74,10 @@ export class Refresher {
     return promise;
   }
 
-  private async underLock(subject: RefreshSubject, seen: TokenRecord, force: number | false): Promise<TokenRecord | null> {
+  private async underLock(subject: RefreshSubject, given: TokenRecord, force: number | false): Promise<TokenRecord | null> {
     const { sessionId } = subject;
+    // The newest this process has seen: its cache may have been dropped (a reconnect) while the store went back in time.
+    const seen = this.tokens.latest(sessionId, given);
     const lockTtl = this.config.httpTimeout * 2 + 2000;
     const deadline = Date.now() + lockTtl + 1000;
     const waitStart = clock();

@@ -12,10 +12,25 @@ const CACHE_MAX = 10_000;
 
 export class TokenStore {
   private readonly cache = new Map<string, TokenRecord>();
+  /**
+   * The newest record this process has seen of each recent session, kept even when the cache drops it (an
+   * invalidation, a reconnect): a store that comes back older (Redis restarted from a snapshot) is then noticed.
+   */
+  private readonly known = new Map<string, TokenRecord>();
   /** Concurrent misses for one session share one store read (a cold instance under a burst). */
   private readonly reading = new Map<string, Promise<TokenRecord | null>>();
 
-  constructor(private readonly backend: StorageBackend) {}
+  /**
+   * True when the backend pushes changes (Redis client-side caching): only what was read is cached then, since
+   * only a read makes Redis track the key for us; a record this process wrote is read once more when next needed.
+   */
+  private readonly tracked: boolean;
+
+  constructor(private readonly backend: StorageBackend) {
+    this.tracked = backend.onInvalidate !== undefined;
+    // A change made by any instance (a refresh, a logout, a revocation) drops the copy here at once.
+    backend.onInvalidate?.((sid) => (sid === null ? this.cache.clear() : this.cache.delete(sid)));
+  }
 
   /** The record this process knows, reading the store on a miss. */
   async get(sid: string): Promise<TokenRecord | null> {
@@ -41,7 +56,14 @@ export class TokenStore {
       if (record) this.remember(sid, record);
       else this.cache.delete(sid);
     }
+    if (record) this.know(sid, record);
     return record;
+  }
+
+  /** `record`, or the newer one this process has seen of that session. */
+  latest(sid: string, record: TokenRecord): TokenRecord {
+    const known = this.known.get(sid);
+    return known && known.v > record.v ? known : record;
   }
 
   /**
@@ -51,15 +73,26 @@ export class TokenStore {
   async write(sid: string, record: TokenRecord, expected: number | null, expiresAt: number): Promise<boolean> {
     const ok = await this.backend.putRecord(sid, record, expected, Math.max(1000, expiresAt - Date.now()));
     if (!this.backend.peekRecord) {
-      if (ok) this.remember(sid, record);
+      if (ok && !this.tracked) this.remember(sid, record);
       else this.cache.delete(sid);
     }
+    if (ok) this.know(sid, record);
     return ok;
   }
 
   async destroy(sid: string): Promise<void> {
     this.cache.delete(sid);
+    this.known.delete(sid);
     await this.backend.deleteRecord(sid);
+  }
+
+  private know(sid: string, record: TokenRecord): void {
+    if (this.backend.peekRecord) return;
+    const current = this.known.get(sid);
+    if (current && current.v >= record.v) return;
+    this.known.delete(sid);
+    this.known.set(sid, record);
+    if (this.known.size > CACHE_MAX) this.known.delete(this.known.keys().next().value as string);
   }
 
   private remember(sid: string, record: TokenRecord): void {
