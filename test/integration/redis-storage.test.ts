@@ -148,3 +148,58 @@ describe('startup checks', () => {
     }
   });
 });
+
+describe('hot sessions from the client-side cache, coherent across instances', () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    a = await startApp(op, { redis: redis.url, idpLogout: false });
+    b = await startApp(op, { redis: redis.url, idpLogout: false });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const calls = async (): Promise<number> => {
+    let total = 0;
+    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info') total += Number(m[2]);
+    return total;
+  };
+  const me = (app: TestApp, jar: CookieJar) => request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } });
+
+  it('a repeated authenticated request of a session read recently sends no Redis command', async () => {
+    const jar = await signIn(a);
+    expect((await me(b, jar)).status).toBe(200);
+    const before = await calls();
+    for (let i = 0; i < 50; i++) expect((await me(b, jar)).status).toBe(200);
+    expect((await calls()) - before).toBe(0);
+  });
+
+  it('a logout on A is seen on B within 50 ms, although B served the session from its cache', async () => {
+    const jar = await signIn(a);
+    for (let i = 0; i < 3; i++) expect((await me(b, jar)).status).toBe(200);
+    expect((await request(`${a.url}/auth/logout`, { jar: jar.clone(), method: 'POST', headers: { origin: a.url } })).status).toBe(303);
+    const ended = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - ended < 50) {
+      status = (await me(b, jar)).status;
+      if (status === 200) await sleep(5);
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - ended).toBeLessThan(50);
+  });
+
+  it('a refresh on A is seen on B: B serves the new access token, with no grant of its own', async () => {
+    const jar = await signIn(a);
+    const first = await tokens(b, jar);
+    await sleep(first!.accessTokenExpires - Date.now() + 20);
+    op.resetCounts();
+    const onA = await tokens(a, jar);
+    expect(onA?.accessToken).not.toBe(first?.accessToken);
+    await sleep(50);
+    expect((await tokens(b, jar))?.accessToken).toBe(onA?.accessToken);
+    expect(op.count('refresh_token.consumed')).toBe(1);
+  });
+});
+
