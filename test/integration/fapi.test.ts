@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
 import { fetchWithToken, remoteApi, type OidcSessionOptions } from '../../lib/index.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
+import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type StartProviderOptions, type TestProvider } from '../helpers/op.js';
@@ -344,6 +345,61 @@ describe('DPoP refresh across two instances sharing Redis', () => {
     for (const app of [a, b]) {
       expect(await (await request(`${app.url}/api/userinfo-fetch`, { jar })).json()).toMatchObject({ status: 200, body: { sub: 'alice' } });
     }
+  });
+});
+
+describe('DPoP refresh across two processes sharing Redis', () => {
+  let op: TestProvider;
+  let redis: TestRedis;
+  let a: AppProcess;
+  let b: AppProcess;
+  const refusals: string[] = [];
+
+  beforeAll(async () => {
+    [op, redis] = await Promise.all([
+      startProvider({ accessTokenTtl: 2, clientMetadata: { dpop_bound_access_tokens: true }, features: { dPoP: DPOP_NONCES } }),
+      startRedis(),
+    ]);
+    const env = { ISSUER_URL: op.issuer, CLIENT_ID: op.clientId, CLIENT_SECRET: op.clientSecret, SESSION_SECRET: TEST_SECRET, REDIS_URL: redis.url, APP_DPOP: '1' };
+    [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
+    op.allowRedirect(`${a.url}/auth/callback`);
+    op.allowRedirect(`${b.url}/auth/callback`);
+    for (const event of ['grant.error', 'userinfo.error']) {
+      (op.provider as unknown as { on(e: string, f: (ctx: unknown, err: { error?: string }) => void): void })
+        .on(event, (_ctx, err) => refusals.push(String(err.error)));
+    }
+  }, 40_000);
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([op?.stop(), redis?.stop()]);
+  });
+
+  it('one grant for 40 concurrent requests on both, each process learning the nonce on its own, and the token works from either', async () => {
+    const jar = new CookieJar();
+    expect((await login(a.url, { jar })).status).toBe(302);
+    const get = async (base: string): Promise<Tokens> => (await (await request(`${base}/api/tokens`, { jar })).json()) as Tokens;
+    const first = await get(a.url);
+    expect(first.tokenType).toBe('DPoP');
+    await get(b.url);
+    await untilDue(first);
+    op.resetCounts();
+    refusals.length = 0;
+    const all = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? b.url : a.url)));
+    expect(op.count('refresh_token.consumed')).toBe(1);
+    expect(op.count('grant.revoked')).toBe(0);
+    expect(all.every((t) => t.error === undefined && t.tokenType === 'DPoP')).toBe(true);
+    expect(new Set(all.map((t) => t.accessToken)).size).toBe(1);
+    // Whichever process refreshed, both sign proofs with the key from the shared record.
+    for (const base of [a.url, b.url]) {
+      const res = await request(`${base}/api/userinfo`, { jar });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ sub: 'alice' });
+    }
+    // A nonce asked for (use_dpop_nonce) is answered by the retry: the only errors the provider saw, if any.
+    // The only refusals: a process's first call to an endpoint asks for its nonce (use_dpop_nonce), answered by the
+    // retry; none for a proof, the key or the token.
+    expect(refusals.every((e) => e === 'use_dpop_nonce')).toBe(true);
+    expect(refusals.length).toBeLessThanOrEqual(2);
   });
 });
 
