@@ -11,7 +11,7 @@ import { childConfig, fatal, serve } from '../lib/child.js';
 
 export interface UpstreamInfo { url: string }
 export interface UpstreamConfig { bigBytes?: number }
-export interface Seen { authorization?: string; dpop?: string; cookie?: string; path?: string }
+export interface Seen { authorization?: string; dpop?: string; cookie?: string; path?: string; rawHeaders?: string[] }
 
 const config = childConfig<UpstreamConfig>();
 const BIG = config.bigBytes ?? 10 * 1024 * 1024;
@@ -35,7 +35,7 @@ let bigSentMs = NaN;
 try {
   const server = http.createServer((req, res) => {
     const dpop = req.headers.dpop;
-    seen = { authorization: req.headers.authorization, dpop: typeof dpop === 'string' ? dpop : undefined, cookie: req.headers.cookie, path: req.url };
+    seen = { authorization: req.headers.authorization, dpop: typeof dpop === 'string' ? dpop : undefined, cookie: req.headers.cookie, path: req.url, rawHeaders: req.rawHeaders };
     // Bearer, or DPoP with a proof (not verified: the bench measures the proxy, not the API).
     if (!/^(?:Bearer|DPoP) ./.test(req.headers.authorization ?? '') || (req.headers.authorization!.startsWith('DPoP ') && !dpop)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":"invalid_token"}');
