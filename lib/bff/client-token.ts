@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { debugLog } from '../events.js';
+import { deriveDpopKey, generateDpopKey, type DpopKey } from '../oidc/dpop.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 
@@ -32,7 +33,12 @@ interface Cached {
   /** From then on a new token is fetched (ms). */
   renewAt: number;
   expires: number;
+  /** With option dpop: the key the token is bound to (kept, and shared, with it; server-side only). */
+  dpopKey?: DpopKey;
 }
+
+/** A client token and, when it is DPoP-bound, its key. @internal */
+export interface ClientCredential { token: string; dpop?: DpopKey }
 
 const debug = debugLog('client-token');
 const POLL_MS = 40;
@@ -41,16 +47,16 @@ const RENEW_BEFORE_MS = 60_000;
 
 class ClientTokens {
   private readonly cache = new Map<string, Cached>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new Map<string, Promise<Cached>>();
   /** Tokens an API refused (401): never handed out again, even when another instance still shares them. */
   private readonly refused = new Set<string>();
 
   constructor(private readonly ctx: OidcContext) {}
 
-  get(options: ClientTokenOptions): Promise<string> {
+  get(options: ClientTokenOptions): Promise<Cached> {
     const key = keyOf(options);
     const cached = this.cache.get(key);
-    if (cached && cached.renewAt > Date.now()) return Promise.resolve(cached.token);
+    if (cached && cached.renewAt > Date.now()) return Promise.resolve(cached);
     let running = this.inflight.get(key);
     if (!running) {
       running = this.underLock(key, options).finally(() => this.inflight.delete(key));
@@ -72,7 +78,7 @@ class ClientTokens {
     return !!entry && entry.renewAt > Date.now() && !this.refused.has(entry.token);
   }
 
-  private async underLock(key: string, options: ClientTokenOptions): Promise<string> {
+  private async underLock(key: string, options: ClientTokenOptions): Promise<Cached> {
     const { backend, config } = this.ctx;
     const name = `client:${key}`;
     const lockTtl = config.httpTimeout * 2 + 2000;
@@ -90,7 +96,7 @@ class ClientTokens {
           this.keep(key, fresh);
           await backend.setValue(name, JSON.stringify(fresh), fresh.expires - Date.now())
             .catch((err: unknown) => debug('client token not shared: %s', (err as Error).message));
-          return fresh.token;
+          return fresh;
         } finally {
           backend.lock.release(name, lock).catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
         }
@@ -113,9 +119,9 @@ class ClientTokens {
     }
   }
 
-  private keep(key: string, entry: Cached): string {
+  private keep(key: string, entry: Cached): Cached {
     this.cache.set(key, entry);
-    return entry.token;
+    return entry;
   }
 
   private async grant(options: ClientTokenOptions): Promise<Cached> {
@@ -126,9 +132,14 @@ class ClientTokens {
     if (options.resource) params.resource = options.resource;
     debug('client credentials grant (scope %s)', options.scope ?? '-');
     const now = Date.now();
-    const t = await tokenRequest(config, meta.token_endpoint, params, 'client credentials');
+    // With dpop, the app's own tokens are sender-constrained too (a proof on this token request as on every
+    // other); the key is derived from the secret (ES256/EdDSA) or made once per grant (PS256).
+    const dpop = config.dpop
+      ? deriveDpopKey(config.dpop.alg, config.secrets[0]!, 'client-credentials') ?? await generateDpopKey(config.dpop.alg) : undefined;
+    const t = await tokenRequest(config, meta.token_endpoint, params, 'client credentials', dpop);
     const expires = accessTokenExpiry(t.expires_in, t.access_token, now, config.defaultExpiresIn);
-    return { token: t.access_token, expires, renewAt: expires - Math.min(RENEW_BEFORE_MS, (expires - now) / 2) };
+    const bound = dpop && t.token_type?.toLowerCase() === 'dpop' ? { dpopKey: dpop } : {};
+    return { token: t.access_token, expires, renewAt: expires - Math.min(RENEW_BEFORE_MS, (expires - now) / 2), ...bound };
   }
 }
 
@@ -154,7 +165,8 @@ function tokensOf(req: IncomingMessage, caller: string): ClientTokens {
  * authenticated as at login). Cached per (scope, resource) until 60 s (or half its lifetime) before it
  * expires; concurrent callers, in this process or — with Redis — in any instance, share one grant.
  * Rejects with an AuthError: 502 `ERR_TOKEN_EXCHANGE_FAILED` (the IdP refused, e.g. the client may not use
- * this grant), 503 `ERR_IDP_UNAVAILABLE`, 504 `ERR_IDP_TIMEOUT`.
+ * this grant), 503 `ERR_IDP_UNAVAILABLE`, 504 `ERR_IDP_TIMEOUT`. With option `dpop` the token may be DPoP-bound
+ * to a key only the server holds: send it through `remoteApi({ token: 'client' })`, which adds the proof.
  *
  * @example
  * app.get('/reports', async (req, res) => {
@@ -164,8 +176,13 @@ function tokensOf(req: IncomingMessage, caller: string): ClientTokens {
  * });
  */
 export function getClientToken(req: IncomingMessage, options: ClientTokenOptions = {}): Promise<string> {
+  return getClientCredential(req, options).then((c) => c.token);
+}
+
+/** The client token with its DPoP key, for remoteApi. @internal */
+export function getClientCredential(req: IncomingMessage, options: ClientTokenOptions = {}): Promise<ClientCredential> {
   try {
-    return tokensOf(req, 'getClientToken').get(options);
+    return tokensOf(req, 'getClientToken').get(options).then((c) => ({ token: c.token, dpop: c.dpopKey }));
   } catch (err) {
     return Promise.reject(err);
   }

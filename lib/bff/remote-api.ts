@@ -10,7 +10,7 @@ import { debugLog } from '../events.js';
 import { asksForNonce, dpopProof, rememberNonce, type DpopKey } from '../oidc/dpop.js';
 import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
 import { sendJson, type NodeHandler } from '../util/respond.js';
-import { getClientToken, refuseClientToken, type ClientTokenOptions } from './client-token.js';
+import { getClientCredential, refuseClientToken, type ClientTokenOptions } from './client-token.js';
 import { bodyless, parseTarget, requestHeaders, responseHeaders, upstreamPath, type Target } from './upstream.js';
 
 /** Which access token `remoteApi` attaches. */
@@ -142,10 +142,10 @@ function refuse(res: ServerResponse, err: AuthError): void {
 }
 
 async function credentialOf(proxy: Upstream, req: IncomingMessage): Promise<Credential> {
-  if (proxy.mode === 'client') return { token: await getClientToken(req, proxy.client), kind: 'client' };
+  if (proxy.mode === 'client') return { ...await getClientCredential(req, proxy.client), kind: 'client' };
   const session = await getServerSession(req as never);
   if (session?.accessToken) return userCredential(req, session.accessToken, session.tokenType);
-  if (proxy.mode === 'userOrClient') return { token: await getClientToken(req, proxy.client), kind: 'client' };
+  if (proxy.mode === 'userOrClient') return { ...await getClientCredential(req, proxy.client), kind: 'client' };
   if (proxy.mode === 'userOrNone') return {};
   if (session?.error === 'RefreshAccessTokenUnavailable') {
     throw new AuthError(ErrorCodes.REFRESH_UNAVAILABLE, 503, 'the identity provider cannot be reached to refresh the session; retry shortly');
@@ -159,8 +159,8 @@ async function credentialOf(proxy: Upstream, req: IncomingMessage): Promise<Cred
 async function renewed(proxy: Upstream, req: IncomingMessage, used: Credential): Promise<Credential | undefined> {
   if (used.kind === 'client') {
     refuseClientToken(req, proxy.client, used.token!);
-    const token = await getClientToken(req, proxy.client);
-    return token === used.token ? undefined : { token, kind: 'client' };
+    const next = await getClientCredential(req, proxy.client);
+    return next.token === used.token ? undefined : { ...next, kind: 'client' };
   }
   const session = await refreshServerSession(req as never, RETRY_MIN_AGE_MS);
   return session?.accessToken && session.accessToken !== used.token ? userCredential(req, session.accessToken, session.tokenType) : undefined;

@@ -200,7 +200,7 @@ describe('DPoP', () => {
   let app: TestApp;
   let checker: Listening;
   /** What the nonce-asking upstream saw: one entry per request. */
-  const seen: Array<{ status: number; problem?: string; jkt?: string }> = [];
+  const seen: Array<{ status: number; problem?: string; jkt?: string; token?: string }> = [];
   /** The nonce the upstream wants; a test changes it to make the API ask again. */
   let upstreamNonce = 'upstream-nonce-1';
 
@@ -225,17 +225,18 @@ describe('DPoP', () => {
         if (payload.htm !== req.method || payload.htu !== url) return deny(`htm/htu ${String(payload.htm)} ${String(payload.htu)}`);
         if (payload.ath !== createHash('sha256').update(token).digest('base64url')) return deny('ath');
         const jkt = await calculateJwkThumbprint(protectedHeader.jwk!);
-        seen.push({ status: 200, jkt });
+        seen.push({ status: 200, jkt, token });
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
       })().catch((err: unknown) => { res.writeHead(500).end(String(err)); });
     });
-    op = await startProvider({ accessTokenTtl: 2, clientMetadata: { dpop_bound_access_tokens: true }, features: { dPoP: DPOP_NONCES } });
+    op = await startProvider({ accessTokenTtl: 2, clientCredentials: true, clientMetadata: { dpop_bound_access_tokens: true }, features: { dPoP: DPOP_NONCES } });
     app = await startApp(op, { idpLogout: false, dpop: true }, idpRoutes(op, (target) => {
       target.get('/api/checker-fetch', async (req, res) => {
         const upstream = await fetchWithToken(req, `${checker.url}/orders?x=1`);
         res.status(upstream.status).end();
       });
       target.use('/api/checker-proxy', remoteApi(`${checker.url}/v1`));
+      target.use('/api/checker-client', remoteApi(`${checker.url}/v1`, { token: 'client' }));
     }));
   });
   afterAll(async () => {
@@ -284,6 +285,20 @@ describe('DPoP', () => {
     seen.length = 0;
     expect((await request(`${app.url}/api/checker-fetch`, { jar })).status).toBe(200);
     expect(seen.map((s) => s.status)).toEqual([200]);
+  });
+
+  it("client credentials (remoteApi { token: 'client' }): the app's token is DPoP-bound too and goes with a proof", async () => {
+    seen.length = 0;
+    const res = await request(`${app.url}/api/checker-client/report`, { jar: new CookieJar(), headers: { 'x-oidc-session': '1' } });
+    expect(res.status).toBe(200);
+    const accepted = seen.find((s) => s.status === 200)!;
+    // The provider bound it to the key whose proof the upstream checked.
+    const intro = await fetch(`${op.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: accepted.token!, client_id: op.clientId, client_secret: op.clientSecret }),
+    });
+    expect(await intro.json()).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: accepted.jkt } });
   });
 
   it('refresh sends a proof with the stored key; the refreshed token still works at userinfo', async () => {
