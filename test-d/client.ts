@@ -42,6 +42,11 @@ const refetched = await session.refetch({ refresh: true });
 if (refetched.data) assert<Equal<typeof refetched.data.now, number>>(true);
 await session.update({ theme: 'dark' });
 session.signIn({ returnTo: '/account' });
+session.signIn({ loginHint: 'alice@example.com', uiLocales: 'fr en' });
+session.signIn({ silent: true });
+session.signIn({ acrValues: 'urn:example:mfa', maxAge: 300, prompt: 'login' });
+// @ts-expect-error: prompt is one of its values
+session.signIn({ prompt: 'evil' });
 session.signOut();
 
 const once = await getSession({ basePath: '/auth' });

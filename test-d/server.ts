@@ -3,8 +3,8 @@
 import express from 'express';
 import { randomBytes } from 'node:crypto';
 import {
-  AuthError, ConfigError, getServerSession, oidcSession, requiresAuth, revokeSessions, sessionScript, verifySessionJwt,
-  type OidcSessionOptions, type Session, type SessionUser,
+  AuthError, ConfigError, attemptSilentLogin, getServerSession, oidcSession, requiresAuth, revokeSessions, sessionScript,
+  verifySessionJwt, type OidcSessionOptions, type Session, type SessionAuth, type SessionUser,
 } from 'express-oidc-session';
 import { assert, type Equal } from './expect.js';
 
@@ -71,3 +71,17 @@ try {
 
 // @ts-expect-error: an unknown option is a type error, not only a ConfigError at startup.
 oidcSession({ issuerUrl: 'https://idp.example.com' });
+
+// "Login options": silent login and step-up.
+app.get('/welcome', attemptSilentLogin(), async (req, res) => {
+  const session = await getServerSession(req);
+  res.send(session ? `Welcome back, ${session.user.name ?? session.user.sub}` : 'Welcome');
+});
+app.post('/payments', requiresAuth({ acr: 'urn:example:mfa', maxAge: 300 }), (req, res) => {
+  res.json({ ok: true });
+});
+app.get('/how', requiresAuth({ acr: ['urn:example:mfa', 'urn:example:hwk'] }), async (req, res) => {
+  const auth: SessionAuth | undefined = (await getServerSession(req))?.auth;
+  assert<Equal<typeof auth, { acr?: string; amr?: string[]; authTime?: number } | undefined>>(true);
+  res.json(auth ?? null);
+});
