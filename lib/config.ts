@@ -96,6 +96,10 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   for (const name of expose) {
     if (!EXPOSABLE.includes(name)) fail('expose', `lists unknown token "${String(name)}"`, `use any of ${EXPOSABLE.join(', ')}`);
   }
+  if (expose.has('accessToken') && (input.dpop || input.profile === 'fapi2')) {
+    warn('express-oidc-session: `expose` lists accessToken while dpop is on: the browser receives a token it cannot '
+      + 'use (it is bound to a key only the server holds). Call APIs through remoteApi or fetchWithToken instead.');
+  }
   if (expose.has('refreshToken')) {
     warn('express-oidc-session: `expose` lists refreshToken, so the browser receives the refresh token. Any XSS can then '
       + 'mint access tokens for as long as the refresh token lives; keep refresh on the server unless you must.');
@@ -208,6 +212,7 @@ function resolveSecurity(input: OidcSessionOptions): Security {
       ...(method !== 'private_key_jwt' ? [`clientAuthMethod "${method}" (FAPI 2.0 needs "private_key_jwt")`] : []),
       ...(input.par === false ? ['par: false (FAPI 2.0 sends every authorization request by PAR)'] : []),
       ...(input.dpop === false ? ['dpop: false (FAPI 2.0 needs sender-constrained tokens)'] : []),
+      ...(input.clientAssertionAudience === 'tokenEndpoint' ? ['clientAssertionAudience "tokenEndpoint" (FAPI 2.0 asks for the issuer as the sole aud)'] : []),
     ];
     if (contradictions.length > 0) {
       fail('profile', `"fapi2" is contradicted by ${contradictions.join(', ')}`, 'remove those options (the profile sets them), or the profile');

@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import OpenIDConnectStrategy from 'passport-openidconnect';
-import type { Config } from '../config.js';
+import { warnOnce, type Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import type { SessionUser } from '../types.js';
 import type { Discovery, ProviderMetadata } from './discovery.js';
@@ -41,7 +41,14 @@ interface OAuth2Like {
 }
 
 export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery, txStore: PendingLogins): OpenIDConnectStrategy {
-  const pkce = !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
+  // FAPI 2.0 requires PKCE S256 whatever discovery lists (an IdP may support it without saying so).
+  const pkce = config.profile === 'fapi2' || !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
+  const dpopAlgs = meta.dpop_signing_alg_values_supported;
+  if (config.dpop && Array.isArray(dpopAlgs) && !dpopAlgs.includes(config.dpop.alg)
+    && !(config.dpop.alg === 'EdDSA' && dpopAlgs.includes('Ed25519'))) {
+    warnOnce(`express-oidc-session: dpop.alg is ${config.dpop.alg} but the identity provider lists only ${dpopAlgs.join(', ')} `
+      + 'in dpop_signing_alg_values_supported: its token requests will be refused; choose one of those.');
+  }
   // The state handle of the callback being redeemed, for its DPoP key: set synchronously just before passport
   // calls the token exchange (as PendingLogins does for the PKCE verifier).
   let pendingHandle: string | undefined;

@@ -203,9 +203,9 @@ describe('oidcSession() config errors', () => {
   });
 
   it('profile fapi2 names every contradicting option in one ConfigError', () => {
-    const err = configError({ ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_post', par: false, dpop: false });
+    const err = configError({ ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_post', par: false, dpop: false, clientAssertionAudience: 'tokenEndpoint' });
     expect(err.message).toContain('"profile"');
-    expect(err.message).toMatch(/clientAuthMethod "client_secret_post".*par: false.*dpop: false/);
+    expect(err.message).toMatch(/clientAuthMethod "client_secret_post".*par: false.*dpop: false.*clientAssertionAudience "tokenEndpoint"/);
   });
 
   it('private_key_jwt: a private JWK with kid, or a KeyObject / CryptoKey with clientKeyId; no clientSecret needed', async () => {
@@ -238,6 +238,15 @@ describe('oidcSession() config errors', () => {
     // An explicit DPoP algorithm stays, still on.
     expect(resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk(), dpop: { alg: 'EdDSA' }, par: 'auto' }, {}))
       .toMatchObject({ dpop: { alg: 'EdDSA' }, par: true });
+  });
+
+  it('expose: [\'accessToken\'] with dpop warns that the browser cannot use a DPoP-bound token', () => {
+    const messages: string[] = [];
+    resolveConfig({ ...VALID, dpop: true, expose: ['jwt', 'accessToken'] }, {}, (m) => messages.push(m));
+    expect(messages.join('\n')).toMatch(/accessToken while dpop is on.*remoteApi or fetchWithToken/);
+    messages.length = 0;
+    resolveConfig({ ...VALID, expose: ['jwt', 'accessToken'] }, {}, (m) => messages.push(m));
+    expect(messages).toEqual([]);
   });
 
   it('a short secret is not echoed in the message', () => {
