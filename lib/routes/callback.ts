@@ -11,6 +11,7 @@ import { debugLog, fire } from '../events.js';
 import type { LoginResult } from '../oidc/strategy.js';
 import { attachResponse, randomToken, refuseAfterState, transactionOf } from '../oidc/pending-login.js';
 import { sessionAuthOf, unmetByIdToken } from '../oidc/step-up.js';
+import { revokeTokens } from '../oidc/revocation.js';
 import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
@@ -116,7 +117,11 @@ export function createCallbackRoute(ctx: OidcContext) {
 async function complete(ctx: OidcContext, req: Request, res: Response, result: LoginResult): Promise<void> {
   // OIDC Core §3.1.3.7: the acr and auth_time must answer the acr_values and max_age this login asked for.
   const unmet = unmetByIdToken(transactionOf(req) ?? {}, result.idClaims);
-  if (unmet) throw new AuthError(ErrorCodes.INSUFFICIENT_AUTHENTICATION, 401, `sign-in refused: ${unmet}`);
+  if (unmet) {
+    // Nobody will hold these tokens: revoked in the background, as at the end of a session.
+    void revokeTokens(ctx.config, ctx.discovery, { refreshToken: result.tokens.refresh_token, accessToken: result.tokens.access_token });
+    throw new AuthError(ErrorCodes.INSUFFICIENT_AUTHENTICATION, 401, `sign-in refused: ${unmet}`);
+  }
   const previous = req.session.oidc;
   const previousId = req.sessionID;
   // passport 0.7 regenerates the session here: new id, old one destroyed in the store.

@@ -309,6 +309,7 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
 
   it('a callback whose acr is not one requested is refused with 401 ERR_INSUFFICIENT_AUTHENTICATION', async () => {
     op.setAcr(BASIC);
+    op.resetCounts();
     const jar = new CookieJar();
     const withAcr = await followRedirects(`${app.url}/auth/login?acr_values=${encodeURIComponent(STRONG)}&returnTo=/strong`, {
       jar, stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
@@ -319,6 +320,9 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
     expect(body.code).toBe('ERR_INSUFFICIENT_AUTHENTICATION');
     expect(body.message).toContain(BASIC);
     expect(await sessionOf(app, jar)).toBeNull();
+    // The tokens nobody will hold are revoked at the provider (in the background).
+    for (let i = 0; i < 50 && op.count('grant.revoked') === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(op.count('grant.revoked')).toBe(1);
   });
 
   it('maxAge: a sign-in older than maxAge steps up with max_age, and the IdP re-authenticates', async () => {

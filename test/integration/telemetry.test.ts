@@ -12,7 +12,7 @@ import session from 'express-session';
 import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
-import { login, request, startLogin } from '../helpers/login.js';
+import { followRedirects, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import { idClaimsOf, sessionIdOf, sessionOf } from '../security/support.js';
 
@@ -146,6 +146,17 @@ describe('telemetry', () => {
     expect(await total('oidc_session.login', { outcome: 'cancelled' })).toBe(1);
     expect(finished('oidc_session.callback').map((s) => s.attributes.outcome)).toEqual(['success', 'failure', 'cancelled']);
     expect(finished('oidc_session.callback')[1]?.attributes['error.type']).toBe('ERR_BAD_REQUEST');
+  });
+
+  it('counts a silent login that finds no IdP session (login_required) as cancelled, not a failure', async () => {
+    const failures = await total('oidc_session.login', { outcome: 'failure' });
+    const cancelled = await total('oidc_session.login', { outcome: 'cancelled' });
+    // A browser with no session at the IdP.
+    const done = await followRedirects(`${app.url}/auth/login?prompt=none&returnTo=/x`, { jar: new CookieJar(), stopBefore: (u) => u.pathname === '/x' });
+    expect(done.stoppedAt).toBe(`${app.url}/x`);
+    expect(await total('oidc_session.login', { outcome: 'cancelled' })).toBe(cancelled + 1);
+    expect(await total('oidc_session.login', { outcome: 'failure' })).toBe(failures);
+    expect(finished('oidc_session.callback').at(-1)?.attributes.outcome).toBe('cancelled');
   });
 
   it('counts and times a refresh and the wait for its lock, traced with its token request', async () => {
