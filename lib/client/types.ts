@@ -35,6 +35,8 @@ export interface SessionData {
   accessToken?: string;
   idToken?: string;
   refreshToken?: string;
+  /** How the user signed in (the login ID token's `acr`, `amr`, and `auth_time` as ms); see the server's `Session['auth']`. */
+  auth?: { acr?: string; amr?: string[]; authTime?: number };
   /** Why the server could not keep the tokens fresh; see the server's `Session['error']`. */
   error?: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError' | 'JwtError' | (string & {});
   now: number;
