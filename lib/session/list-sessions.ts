@@ -24,6 +24,7 @@ export interface SessionListing {
   current: boolean;
 }
 
+/** @internal */
 export function sessionHandle(secret: string, sessionId: string): string {
   return createHmac('sha256', secret).update(`session-handle:${sessionId}`).digest('base64url').slice(0, 22);
 }
@@ -53,7 +54,10 @@ export async function listSessions(req: Request, query: { sub: string }): Promis
   return out.sort((a, b) => b.createdAt - a.createdAt);
 }
 
-/** The session id behind `handle` among the user's sessions (any of the secrets may have made it), or undefined. */
+/**
+ * The session id behind `handle` among the user's sessions (any of the secrets may have made it), or undefined.
+ * @internal
+ */
 export async function sessionOfHandle(ctx: OidcContext, sub: string, handle: string): Promise<[string, OidcSessionState] | undefined> {
   for (const entry of await sessionsOf(ctx, sub)) {
     if (ctx.config.secrets.some((secret) => sessionHandle(secret, entry[0]) === handle)) return entry;
