@@ -25,10 +25,12 @@ export interface Transaction {
   silent?: boolean;
   /** When the login started, ms. */
   issued?: number;
+  /** Which of `secret` sealed it (0: the current one): the login's DPoP key was derived from that secret. */
+  secretIndex?: number;
 }
 
 /** What the login route hands passport as `state`, and the state store keeps. */
-export type LoginState = Omit<Transaction, 'nonce' | 'issued'>;
+export type LoginState = Omit<Transaction, 'nonce' | 'issued' | 'secretIndex'>;
 
 type Callback = (err: Error | null, ctx?: unknown, state?: unknown) => void;
 
@@ -109,7 +111,7 @@ export class PendingLogins {
   }
 
   private async open(jwe: string): Promise<Transaction | null> {
-    for (const key of this.keys) {
+    for (const [secretIndex, key] of this.keys.entries()) {
       try {
         const { payload } = await jwtDecrypt(jwe, key, { clockTolerance: 0 });
         const { n, v, r, a, m, s, iat } = payload as Record<string, unknown>;
@@ -122,6 +124,7 @@ export class PendingLogins {
           maxAge: typeof m === 'number' ? m : undefined,
           silent: s === 1,
           issued: typeof iat === 'number' ? iat * 1000 : undefined,
+          secretIndex,
         };
       } catch (err) {
         debug('pending login cookie refused: %s', (err as Error).message);

@@ -51,18 +51,20 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
   }
   // The state handle of the callback being redeemed, for its DPoP key: set synchronously just before passport
   // calls the token exchange (as PendingLogins does for the PKCE verifier).
-  let pendingHandle: string | undefined;
+  let pendingHandle: { handle: string; secretIndex: number } | undefined;
   const stateStore = {
     store: txStore.store.bind(txStore),
     verify(req: Request, handle: unknown, cb: (err: Error | null, ctx?: unknown, state?: unknown) => void): void {
       txStore.verify(req, handle, (err, ctx, state) => {
-        pendingHandle = typeof handle === 'string' ? handle : undefined;
+        pendingHandle = typeof handle === 'string' ? { handle, secretIndex: transactionOf(req)?.secretIndex ?? 0 } : undefined;
         cb(err, ctx, state);
       });
     },
   };
-  // The first secret derives the keys: a login in flight while `secret` rotates fails its code exchange with DPoP.
-  const dpopKeyOf = (handle: string): DpopKey | undefined => (config.dpop ? deriveDpopKey(config.dpop.alg, config.secrets[0]!, handle) : undefined);
+  // Derived from the secret that sealed the login (the first one at GET /login): a login in flight while
+  // `secret` rotates (the new one first, the old one kept) finds the same key at its callback.
+  const dpopKeyOf = (handle: string, secretIndex = 0): DpopKey | undefined =>
+    (config.dpop ? deriveDpopKey(config.dpop.alg, config.secrets[secretIndex] ?? config.secrets[0]!, handle) : undefined);
 
   const verify = (req: Request, _iss: string, _uiProfile: unknown, _idProfile: unknown,
     _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
@@ -157,7 +159,7 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     if (verifier && pkce) grant.code_verifier = verifier;
     const dpop = config.dpop;
     const key: Promise<DpopKey | undefined> = !dpop ? Promise.resolve(undefined)
-      : dpop.alg === 'PS256' ? generateDpopKey(dpop.alg) : Promise.resolve(handle ? dpopKeyOf(handle) : undefined);
+      : dpop.alg === 'PS256' ? generateDpopKey(dpop.alg) : Promise.resolve(handle ? dpopKeyOf(handle.handle, handle.secretIndex) : undefined);
     key.then((dpopKey) => tokenRequest(config, meta.token_endpoint, grant, 'code exchange', dpopKey).then(
       (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t, dpop_key: dpopKey }),
     )).catch((err: unknown) => cb(err));

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
-import { fetchWithToken, remoteApi, type OidcSessionOptions } from '../../lib/index.js';
+import express from 'express';
+import { fetchWithToken, oidcSession, remoteApi, type OidcSessionOptions } from '../../lib/index.js';
 import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
@@ -29,6 +30,11 @@ async function clientKeyPair(kid: string): Promise<{ privateJwk: JWK; publicJwk:
 /** A client registered for private_key_jwt with `publicJwk` (its client_secret is never accepted). */
 function keyClient(publicJwk: JWK, extra: Record<string, unknown> = {}): StartProviderOptions['clientMetadata'] {
   return { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk] }, ...extra };
+}
+
+async function sessionJwtKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  return { ...(await exportJWK(privateKey)), kid: 'jwt-1', alg: 'ES256' };
 }
 
 const DPOP_NONCES = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
@@ -312,6 +318,27 @@ describe('DPoP', () => {
     expect(second.accessToken).not.toBe(first.accessToken);
     expect(second.tokenType).toBe('DPoP');
     expect(await (await request(`${app.url}/api/userinfo-fetch`, { jar })).json()).toMatchObject({ status: 200 });
+  });
+
+  it('a login in flight while secret rotates (new first, old kept) finds its DPoP key at the callback', async () => {
+    const rotated = await startApp(op, { idpLogout: false, dpop: true });
+    const next = express();
+    const router = oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: rotated.url,
+      secret: ['a-new-session-secret-0123456789abcdefghij', TEST_SECRET], idpLogout: false, dpop: true, jwt: { keys: [await sessionJwtKey()] } });
+    next.use(router);
+    next.get('/api/tokens', async (req, res) => { res.json(await req.getServerSession()); });
+    try {
+      const jar = new CookieJar();
+      const { callbackUrl } = await startLogin(rotated.url, { jar });
+      // The app restarts with the rotated secret before the browser comes back.
+      rotated.server.attach(next);
+      await router.ready;
+      expect((await request(callbackUrl, { jar })).status).toBe(302);
+      expect(await (await request(`${rotated.url}/api/tokens`, { jar })).json()).toMatchObject({ tokenType: 'DPoP' });
+    } finally {
+      await rotated.close();
+      await router.close();
+    }
   });
 
   it('the key never reaches the browser: the session route holds no private key material', async () => {
