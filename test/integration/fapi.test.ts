@@ -183,6 +183,19 @@ describe('PAR', () => {
     expect((await tokens(app, jar)).accessToken).toBeTruthy();
   });
 
+  it('par: true at an IdP without a PAR endpoint: the login answers ERR_DISCOVERY_FAILED naming the fix', async () => {
+    const noPar = await startProvider({ features: { pushedAuthorizationRequests: { enabled: false } } });
+    const pushing = await startApp(noPar, { idpLogout: false, par: true });
+    try {
+      const res = await request(`${pushing.url}/auth/login`, { jar: new CookieJar(), headers: { accept: 'application/json' } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'ERR_DISCOVERY_FAILED', message: expect.stringMatching(/pushed_authorization_request_endpoint.*par: 'auto'/) });
+    } finally {
+      await pushing.close();
+      await noPar.stop();
+    }
+  });
+
   it('the control: par: false sends the parameters through the browser, which the provider refuses', async () => {
     const plain = await startApp(op, { idpLogout: false, par: false });
     try {
@@ -339,6 +352,20 @@ describe('DPoP', () => {
       await rotated.close();
       await router.close();
     }
+  });
+
+  it('logout revokes DPoP-bound tokens too: the access token is inactive at the provider afterwards', async () => {
+    const jar = new CookieJar();
+    expect((await login(app.url, { jar })).status).toBe(302);
+    const { accessToken } = await tokens(app, jar);
+    const introspect = async () => (await (await fetch(`${op.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: accessToken, client_id: op.clientId, client_secret: op.clientSecret }),
+    })).json()) as { active: boolean; token_type?: string };
+    expect(await introspect()).toMatchObject({ active: true, token_type: 'DPoP' });
+    expect((await request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { origin: app.url } })).status).toBe(303);
+    expect(await introspect()).toMatchObject({ active: false });
   });
 
   it('the key never reaches the browser: the session route holds no private key material', async () => {
