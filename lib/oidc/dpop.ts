@@ -5,9 +5,8 @@
  * server only, never in a cookie. Written on node:crypto and jose (already dependencies): a proof is one
  * signed JWT, and openid-client would bring a second HTTP stack beside passport-openidconnect's.
  */
-import { createECDH, createHash, createPrivateKey, generateKeyPair, hkdfSync, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
-import { SignJWT, type JWK } from 'jose';
+import { createECDH, createHash, createPrivateKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { randomToken } from './pending-login.js';
 
 export type DpopAlg = 'ES256' | 'PS256' | 'EdDSA';
@@ -52,8 +51,8 @@ export function deriveDpopKey(alg: DpopAlg, secret: string, handle: string): Dpo
 
 /** A new random key (PS256, whose keys are not derived). */
 export async function generateDpopKey(alg: DpopAlg): Promise<DpopKey> {
-  const pair = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 } as never) as unknown as { privateKey: KeyObject };
-  return { ...(pair.privateKey.export({ format: 'jwk' }) as JWK), alg };
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
+  return { ...(await exportJWK(privateKey)), alg };
 }
 
 export function publicJwk(key: JWK): JWK {

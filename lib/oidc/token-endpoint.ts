@@ -83,9 +83,9 @@ export async function clientPost(config: ClientConfig, url: string, params: Reco
     const { headers, body } = await authenticatedForm(config, params, options.tokenEndpoint ?? url);
     if (dpop) headers.dpop = await dpopProof(dpop, 'POST', url);
     const res = await idpFetch(url, { method: 'POST', headers, body }, config.httpTimeout, what, endpoint);
-    const fresh = dpop ? rememberNonce(url, res.headers) : false;
+    const gotNonce = dpop ? rememberNonce(url, res.headers) : false;
     const askedNonce = (res.status === 400 || res.status === 401) && res.json?.error === 'use_dpop_nonce';
-    if (!dpop || attempt > 0 || !askedNonce || !fresh) return res;
+    if (!dpop || attempt > 0 || !askedNonce || !gotNonce) return res;
   }
 }
 

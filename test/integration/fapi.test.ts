@@ -354,6 +354,18 @@ describe('DPoP', () => {
     }
   });
 
+  it("dpop: { alg: 'EdDSA' }: an Ed25519 session key, derived the same way, accepted at login and at userinfo", async () => {
+    const ed = await startApp(op, { idpLogout: false, dpop: { alg: 'EdDSA' } }, idpRoutes(op));
+    try {
+      const jar = new CookieJar();
+      expect((await login(ed.url, { jar })).status).toBe(302);
+      expect((await tokens(ed, jar)).tokenType).toBe('DPoP');
+      expect(await (await request(`${ed.url}/api/userinfo-fetch`, { jar })).json()).toMatchObject({ status: 200, body: { sub: 'alice' } });
+    } finally {
+      await ed.close();
+    }
+  });
+
   it('logout revokes DPoP-bound tokens too: the access token is inactive at the provider afterwards', async () => {
     const jar = new CookieJar();
     expect((await login(app.url, { jar })).status).toBe(302);
