@@ -12,7 +12,8 @@ let app: TestApp;
 let exposing: TestApp;
 
 const EVIL = 'https://evil.example';
-const SESSION_KEYS = ['user', 'expires', 'accessTokenExpires', 'idTokenExpires', 'jwt', 'jwtExpires', 'jwtPayload', 'error', 'now'];
+// tokenType ('Bearer' | 'DPoP') and auth (acr, amr, authTime) are session fields of the second stage of the contract.
+const SESSION_KEYS = ['user', 'expires', 'accessTokenExpires', 'idTokenExpires', 'jwt', 'jwtExpires', 'jwtPayload', 'error', 'now', 'tokenType', 'auth'];
 
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 300 });
