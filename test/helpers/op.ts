@@ -53,6 +53,11 @@ export interface StartProviderOptions {
    */
   features?: Record<string, unknown>;
   /**
+   * other oidc-provider configuration, spread over this helper's last (top-level keys replace the helper's)
+   * @example { enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] } }
+   */
+  configuration?: Record<string, unknown>;
+  /**
    * Sees every request first; returning true means it answered (or hung up) itself. For fault injection
    * only: responses a real provider never sends (500s, hangs, resets).
    */
@@ -350,7 +355,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     return { acr: forcedAcr ?? wanted.find((v) => opts.acrValues!.includes(v)) ?? opts.acrValues[0], amr: ['pwd'] };
   };
 
-  const provider = new Provider(issuer, configuration);
+  const provider = new Provider(issuer, { ...configuration, ...opts.configuration } as Configuration);
 
   // Every logout token and ID token carries sid, as with most production IdPs; oidc-provider
   // otherwise adds it only for clients registered for back-channel logout.

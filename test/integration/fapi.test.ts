@@ -366,6 +366,31 @@ describe('DPoP', () => {
     }
   });
 
+  it("dpop: { alg: 'PS256' }: a key made at the code exchange (no dpop_jkt at login), kept and used like the others", async () => {
+    const rsaOp = await startProvider({
+      accessTokenTtl: 2,
+      clientMetadata: { dpop_bound_access_tokens: true },
+      features: { dPoP: DPOP_NONCES },
+      configuration: { enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] } },
+    });
+    const rsa = await startApp(rsaOp, { idpLogout: false, dpop: { alg: 'PS256' } }, idpRoutes(rsaOp));
+    try {
+      const jar = new CookieJar();
+      const result = await login(rsa.url, { jar });
+      expect(result.status).toBe(302);
+      const authorize = result.hops.map((h) => new URL(h.split(' ')[1]!)).find((u) => u.origin === rsaOp.issuer && u.pathname === '/auth')!;
+      expect(authorize.searchParams.has('dpop_jkt')).toBe(false);
+      const first = await tokens(rsa, jar);
+      expect(first.tokenType).toBe('DPoP');
+      await untilDue(first);
+      expect((await tokens(rsa, jar)).accessToken).not.toBe(first.accessToken);
+      expect(await (await request(`${rsa.url}/api/userinfo-fetch`, { jar })).json()).toMatchObject({ status: 200, body: { sub: 'alice' } });
+    } finally {
+      await rsa.close();
+      await rsaOp.stop();
+    }
+  });
+
   it('logout revokes DPoP-bound tokens too: the access token is inactive at the provider afterwards', async () => {
     const jar = new CookieJar();
     expect((await login(app.url, { jar })).status).toBe(302);
