@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { ProfileAccumulator, renderProfile, type Window } from './lib/cpuprofile.js';
 import { runLoad } from './lib/load.js';
 import { readOptions } from './lib/options.js';
-import { BENCH_DIR, canPin, pinSelf, type Child } from './lib/proc.js';
+import { BENCH_DIR, type Child, canPin, pinSelf } from './lib/proc.js';
 import { runHerd } from './scenarios/herd.js';
 import { CSRF_HEADERS, PROXY_RUNS, startProxies } from './scenarios/proxy.js';
 import { RUNS, startContenders, targetsOf } from './scenarios/throughput.js';
@@ -23,7 +23,11 @@ if (keys.length === 0) {
   console.error(`usage: tsx bench/profile.ts <${[...RUNS, ...PROXY_RUNS].map((r) => r.key).join('|')}|herd> …`);
   process.exit(2);
 }
-const opts = readOptions({ ...process.env, BENCH_DURATION: process.env.BENCH_DURATION ?? '10', BENCH_HERD_ROUNDS: process.env.BENCH_HERD_ROUNDS ?? '1' });
+const opts = readOptions({
+  ...process.env,
+  BENCH_DURATION: process.env.BENCH_DURATION ?? '10',
+  BENCH_HERD_ROUNDS: process.env.BENCH_HERD_ROUNDS ?? '1',
+});
 if (opts.pin && canPin()) pinSelf(1);
 const out = `${BENCH_DIR}profiles/`;
 const dirOf = (name: string) => `${out}${name}`;
@@ -33,7 +37,10 @@ const profArgs = (name: string) => {
   return ['--cpu-prof', `--cpu-prof-dir=${dirOf(name)}`];
 };
 /** Main-thread profiles only: CPU.<date>.<time>.<pid>.<thread>.<seq>; thread 1 is tsx's loader worker. */
-const mainProfiles = (name: string) => readdirSync(dirOf(name)).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)).map((f) => `${dirOf(name)}/${f}`);
+const mainProfiles = (name: string) =>
+  readdirSync(dirOf(name))
+    .filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+    .map((f) => `${dirOf(name)}/${f}`);
 const pidOf = (file: string) => Number(/\.(\d+)\.0\.\d+\.cpuprofile$/.exec(file)?.[1]);
 
 const sections: string[] = [];
@@ -83,7 +90,9 @@ try {
   if (proxyRuns.length) {
     const names = new Set<ContenderName>(proxyRuns.map((r) => r.contender));
     // Ours signs in for the others, so it always runs (profiled only when asked for).
-    const p = await startProxies(opts, [...new Set<ContenderName>([...names, 'ours-proxy'])], (name) => (names.has(name) ? profArgs(name) : []));
+    const p = await startProxies(opts, [...new Set<ContenderName>([...names, 'ours-proxy'])], (name) =>
+      names.has(name) ? profArgs(name) : [],
+    );
     try {
       for (const run of proxyRuns) {
         const app = p.apps.get(run.contender)!;

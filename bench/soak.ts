@@ -10,7 +10,7 @@
  * The parent runs redis-server (a child on a free port), the real oidc-provider of the tests (in process)
  * and the load; the app runs in its own process (`--app`) so its memory is measured alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { CookieJar } from '../test/helpers/cookie-jar.js';
@@ -64,10 +64,18 @@ async function runApp(): Promise<void> {
     secret: SECRET,
     redis: process.env.REDIS_URL,
     events: {
-      signIn: () => { stats.signIns++; },
-      signOut: () => { stats.signOuts++; },
-      refresh: () => { stats.refreshes++; },
-      refreshError: ({ error }) => { stats.refreshErrors.push(error); },
+      signIn: () => {
+        stats.signIns++;
+      },
+      signOut: () => {
+        stats.signOuts++;
+      },
+      refresh: () => {
+        stats.refreshes++;
+      },
+      refreshError: ({ error }) => {
+        stats.refreshErrors.push(error);
+      },
     },
   });
   app.use(router);
@@ -96,7 +104,11 @@ async function runApp(): Promise<void> {
 
 // --------------------------------------------------------------------------------------------- the load
 
-interface AppProcess { url: string; child: ChildProcess; output(): string }
+interface AppProcess {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+}
 
 function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', SELF, '--app'], {
@@ -104,10 +116,17 @@ function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  child.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`app did not start:\n${out}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`app did not start:\n${out}`));
+    }, 30_000);
     child.stdout!.on('data', () => {
       const match = /READY (\S+)/.exec(out);
       if (match) {
@@ -115,13 +134,24 @@ function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
         resolve({ url: match[1]!, child, output: () => out });
       }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`app exited with ${code}:\n${out}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`app exited with ${code}:\n${out}`));
+    });
   });
 }
 
 type Kind = 'login' | 'session' | 'peek' | 'me' | 'page' | 'burst' | 'refresh' | 'logout';
 // Sessions live for about two hundred actions (several seconds), long enough for several automatic refreshes.
-const WEIGHTS: [Kind, number][] = [['session', 35], ['peek', 10], ['me', 25], ['page', 10], ['burst', 6], ['refresh', 2], ['logout', 0.5]];
+const WEIGHTS: [Kind, number][] = [
+  ['session', 35],
+  ['peek', 10],
+  ['me', 25],
+  ['page', 10],
+  ['burst', 6],
+  ['refresh', 2],
+  ['logout', 0.5],
+];
 const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
 
 function pick(): Kind {
@@ -157,7 +187,8 @@ async function runSoak(): Promise<void> {
     op.allowRedirect(`${app.url}/auth/callback`);
     op.allowRedirect(`${app.url}/`);
     const base = app.url;
-    const stats = async (gc = false): Promise<AppStats> => (await (await fetch(`${base}/_soak/stats${gc ? '?gc=1' : ''}`)).json()) as AppStats;
+    const stats = async (gc = false): Promise<AppStats> =>
+      (await (await fetch(`${base}/_soak/stats${gc ? '?gc=1' : ''}`)).json()) as AppStats;
     const start = await stats(true);
     console.log(`soak: ${seconds} s, ${users} users, access tokens live ${ACCESS_TOKEN_TTL} s; app ${base}, redis ${redis.url}`);
     console.log(`app at start: RSS ${mb(start.rss)}, heap ${mb(start.heapUsed)} (after GC)`);
@@ -225,19 +256,23 @@ async function runSoak(): Promise<void> {
             }
             case 'burst': {
               // Several calls of one user at once (tabs, parallel fetches): with an expiring token, one refresh.
-              const bodies = await Promise.all(Array.from({ length: 5 }, async () =>
-                json(kind, sub, await request(`${base}/api/me`, { jar, headers: api }))));
+              const bodies = await Promise.all(
+                Array.from({ length: 5 }, async () => json(kind, sub, await request(`${base}/api/me`, { jar, headers: api }))),
+              );
               for (const body of bodies) expectUser(kind, sub, body);
               break;
             }
             case 'refresh': {
               const res = await request(`${base}/auth/session`, {
-                jar, method: 'POST', body: '{"refresh":true}',
+                jar,
+                method: 'POST',
+                body: '{"refresh":true}',
                 headers: { ...api, origin: base, 'x-oidc-session': '1', 'content-type': 'application/json' },
               });
               const body = await json(kind, sub, res);
               expectUser(kind, sub, body);
-              if (typeof body?.accessTokenExpires === 'number' && body.accessTokenExpires < Date.now()) fail(`refresh ${sub}: expired token served`);
+              if (typeof body?.accessTokenExpires === 'number' && body.accessTokenExpires < Date.now())
+                fail(`refresh ${sub}: expired token served`);
               break;
             }
             case 'logout': {
@@ -268,11 +303,20 @@ async function runSoak(): Promise<void> {
     };
 
     const progress = setInterval(() => {
-      void stats().then((s) => {
-        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-        console.log(`  ${left} s left: ${s.served} requests, ${errors.length} errors, ${s.refreshes} refreshes, RSS ${mb(s.rss)}`);
-      }, () => undefined);
-      if (!warm && Date.now() >= warmupAt) void stats(true).then((s) => { warm ??= s; }, () => undefined);
+      void stats().then(
+        (s) => {
+          const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+          console.log(`  ${left} s left: ${s.served} requests, ${errors.length} errors, ${s.refreshes} refreshes, RSS ${mb(s.rss)}`);
+        },
+        () => undefined,
+      );
+      if (!warm && Date.now() >= warmupAt)
+        void stats(true).then(
+          (s) => {
+            warm ??= s;
+          },
+          () => undefined,
+        );
     }, 10_000);
     await Promise.all(Array.from({ length: users }, (_, i) => user(i)));
     clearInterval(progress);
@@ -296,17 +340,30 @@ async function runSoak(): Promise<void> {
     const providerRefreshes = op.count('refresh_token.consumed');
     // A refresh token sent twice makes the provider revoke the whole grant: single flight failed somewhere.
     if (op.count('grant.revoked') > 0) fail(`the provider revoked ${op.count('grant.revoked')} grants (refresh token reuse)`);
-    if (providerRefreshes !== end.refreshes) fail(`${providerRefreshes} refresh grants at the provider but ${end.refreshes} refresh events in the app`);
+    if (providerRefreshes !== end.refreshes)
+      fail(`${providerRefreshes} refresh grants at the provider but ${end.refreshes} refresh events in the app`);
     console.log('\nsoak results');
     console.log(`  duration            ${seconds} s, ${users} concurrent users`);
-    console.log(`  requests served     ${end.served} by the app (${Math.round(end.served / seconds)}/s); statuses ${JSON.stringify(end.byStatus)}`);
-    console.log(`  actions             ${Object.entries(done).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(
+      `  requests served     ${end.served} by the app (${Math.round(end.served / seconds)}/s); statuses ${JSON.stringify(end.byStatus)}`,
+    );
+    console.log(
+      `  actions             ${Object.entries(done)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    );
     console.log(`  sign-ins/outs       ${end.signIns} / ${end.signOuts}`);
-    console.log(`  refresh grants      ${providerRefreshes} at the provider (${done.refresh} forced, ${providerRefreshes - done.refresh} automatic), `
-      + `${end.refreshes} refresh events in the app`);
+    console.log(
+      `  refresh grants      ${providerRefreshes} at the provider (${done.refresh} forced, ${providerRefreshes - done.refresh} automatic), ` +
+        `${end.refreshes} refresh events in the app`,
+    );
     console.log(`  errors              ${errors.length}`);
-    console.log(`  app RSS             start ${mb(start.rss)}, after warm-up ${warm ? mb(warm.rss) : 'n/a'}, end ${mb(endAgain.rss)} (each after GC)`);
-    console.log(`  app heap            start ${mb(start.heapUsed)}, after warm-up ${warm ? mb(warm.heapUsed) : 'n/a'}, end ${mb(endAgain.heapUsed)} (each after GC)`);
+    console.log(
+      `  app RSS             start ${mb(start.rss)}, after warm-up ${warm ? mb(warm.rss) : 'n/a'}, end ${mb(endAgain.rss)} (each after GC)`,
+    );
+    console.log(
+      `  app heap            start ${mb(start.heapUsed)}, after warm-up ${warm ? mb(warm.heapUsed) : 'n/a'}, end ${mb(endAgain.heapUsed)} (each after GC)`,
+    );
     console.log(`  redis keys at end   ${keys.length} ${JSON.stringify(byPrefix)} (every user signed out)`);
     if (errors.length) {
       console.log(`\nFAILED: ${errors.length} errors; first: ${errors.slice(0, 5).join(' | ')}`);

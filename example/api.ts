@@ -1,8 +1,9 @@
 // The example's own upstream API, a second Express app on 127.0.0.1. The page reaches it only through
 // remoteApi(), which adds the user's access token; the API trusts no token as it is but asks the provider
 // about each one (token introspection, or userinfo for an IdP where it has no introspection credentials).
-import express from 'express';
+
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 
 export interface ExampleApiOptions {
   issuer: string;
@@ -18,24 +19,35 @@ export interface ExampleApi {
 }
 
 /** What the provider said about a token: whose it is and, from introspection, until when. */
-interface Verdict { sub: string; expiresAt?: number; by: 'introspection' | 'userinfo' }
+interface Verdict {
+  sub: string;
+  expiresAt?: number;
+  by: 'introspection' | 'userinfo';
+}
 
-interface Discovery { introspection_endpoint?: string; userinfo_endpoint?: string }
+interface Discovery {
+  introspection_endpoint?: string;
+  userinfo_endpoint?: string;
+}
 
 export async function startExampleApi(opts: ExampleApiOptions): Promise<ExampleApi> {
-  const discovery = await (await fetch(new URL('.well-known/openid-configuration', `${opts.issuer.replace(/\/$/, '')}/`))).json() as Discovery;
+  const discovery = (await (
+    await fetch(new URL('.well-known/openid-configuration', `${opts.issuer.replace(/\/$/, '')}/`))
+  ).json()) as Discovery;
   const { introspection } = opts;
 
   const verify = async (token: string): Promise<Verdict | undefined> => {
     if (introspection && discovery.introspection_endpoint) {
-      const basic = Buffer.from(`${encodeURIComponent(introspection.clientId)}:${encodeURIComponent(introspection.clientSecret)}`).toString('base64');
+      const basic = Buffer.from(`${encodeURIComponent(introspection.clientId)}:${encodeURIComponent(introspection.clientSecret)}`).toString(
+        'base64',
+      );
       const answer = await fetch(discovery.introspection_endpoint, {
         method: 'POST',
         headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
       });
       if (!answer.ok) throw new Error(`introspection answered ${answer.status}`);
-      const body = await answer.json() as { active?: boolean; sub?: string; exp?: number; token_type?: string };
+      const body = (await answer.json()) as { active?: boolean; sub?: string; exp?: number; token_type?: string };
       // A user's live access token: a refresh token (no token_type) or an app's token (no sub) is refused.
       if (!body.active || !body.sub || !body.token_type) return undefined;
       return { sub: body.sub, expiresAt: body.exp ? body.exp * 1000 : undefined, by: 'introspection' };

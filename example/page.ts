@@ -3,7 +3,7 @@
 import type { Session } from '../lib/index.js';
 import { PAGE_SCRIPT } from './page-script.js';
 
-const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const STYLE = `body{font:16px system-ui;margin:2rem;max-width:52rem} td,th{padding:.2rem .8rem;text-align:left}
 #log{font:13px monospace;white-space:pre;background:#f4f4f4;padding:.5rem;min-height:6rem}
@@ -18,7 +18,7 @@ pre{background:#f4f4f4;padding:.5rem;min-height:1rem}
 .note{color:#666;font-size:14px}`;
 
 export function renderPage(session: Session | null, bootstrap: string, nonce: string): string {
-  const who = session ? `Signed in as <b>${escape(String(session.user.name ?? session.user.sub))}</b>` : 'Signed out';
+  const who = session ? `Signed in as <b>${escapeHtml(String(session.user.name ?? session.user.sub))}</b>` : 'Signed out';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>express-oidc-session example</title>
 <style nonce="${nonce}">${STYLE}</style>

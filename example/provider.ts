@@ -39,16 +39,19 @@ async function quietly<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title: string, body: string) =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font:16px system-ui;max-width:22rem;margin:4rem auto}input,button{font:inherit;padding:.4rem;margin:.3rem 0;width:100%}</style>
 </head><body>${body}</body></html>`;
 const loginPage = (uid: string) =>
-  page('Sign in', `<h1>Example IdP</h1><p>Any user name signs you in.</p>
+  page(
+    'Sign in',
+    `<h1>Example IdP</h1><p>Any user name signs you in.</p>
 <form method="post" action="/interaction/${encodeURIComponent(uid)}/login">
 <label>User name <input name="username" autocomplete="username" autofocus required></label>
-<button type="submit">Sign in</button></form>`);
+<button type="submit">Sign in</button></form>`,
+  );
 
 export async function startExampleProvider(opts: ExampleProviderOptions): Promise<ExampleProvider> {
   const host = opts.host ?? '127.0.0.1';
@@ -56,56 +59,70 @@ export async function startExampleProvider(opts: ExampleProviderOptions): Promis
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'example', alg: 'RS256', use: 'sig' };
   const Provider = await quietly(async () => (await import('oidc-provider')).default);
-  const provider = await quietly(() => new Provider(issuer, {
-    clients: [{
-      client_id: opts.clientId,
-      client_secret: opts.clientSecret,
-      redirect_uris: [opts.redirectUri],
-      post_logout_redirect_uris: [opts.postLogoutRedirectUri],
-      response_types: ['code'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'client_secret_post',
-    }, {
-      client_id: opts.api.clientId,
-      client_secret: opts.api.clientSecret,
-      redirect_uris: [],
-      response_types: [],
-      grant_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
-    jwks: { keys: [signingKey as never] },
-    cookies: { keys: [crypto.randomUUID()] },
-    responseTypes: ['code'],
-    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
-    findAccount: async (_ctx, id) => ({
-      accountId: id,
-      claims: async () => ({ sub: id, name: id.charAt(0).toUpperCase() + id.slice(1), email: `${id}@example.test` }),
-    }),
-    ttl: { AccessToken: opts.accessTokenTtl ?? 60, IdToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400, Interaction: 600, AuthorizationCode: 60 },
-    // Without this, a refresh token needs scope offline_access plus prompt=consent.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    features: {
-      devInteractions: { enabled: false },
-      // Only the example API may ask what a token is worth.
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientId === opts.api.clientId },
-      rpInitiatedLogout: {
-        enabled: true,
-        // Skip the "do you want to sign out?" page: /session/end/auto below confirms it.
-        logoutSource: async (ctx, form) => {
-          const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
-          ctx.status = 303;
-          ctx.redirect(`/session/end/auto?xsrf=${encodeURIComponent(xsrf)}`);
+  const provider = await quietly(
+    () =>
+      new Provider(issuer, {
+        clients: [
+          {
+            client_id: opts.clientId,
+            client_secret: opts.clientSecret,
+            redirect_uris: [opts.redirectUri],
+            post_logout_redirect_uris: [opts.postLogoutRedirectUri],
+            response_types: ['code'],
+            grant_types: ['authorization_code', 'refresh_token'],
+            token_endpoint_auth_method: 'client_secret_post',
+          },
+          {
+            client_id: opts.api.clientId,
+            client_secret: opts.api.clientSecret,
+            redirect_uris: [],
+            response_types: [],
+            grant_types: [],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ],
+        jwks: { keys: [signingKey as never] },
+        cookies: { keys: [crypto.randomUUID()] },
+        responseTypes: ['code'],
+        claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+        findAccount: async (_ctx, id) => ({
+          accountId: id,
+          claims: async () => ({ sub: id, name: id.charAt(0).toUpperCase() + id.slice(1), email: `${id}@example.test` }),
+        }),
+        ttl: {
+          AccessToken: opts.accessTokenTtl ?? 60,
+          IdToken: 3600,
+          RefreshToken: 86400,
+          Grant: 86400,
+          Session: 86400,
+          Interaction: 600,
+          AuthorizationCode: 60,
         },
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.body = page('Signed out', '<h1>Signed out</h1>');
+        // Without this, a refresh token needs scope offline_access plus prompt=consent.
+        issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+        features: {
+          devInteractions: { enabled: false },
+          // Only the example API may ask what a token is worth.
+          introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientId === opts.api.clientId },
+          rpInitiatedLogout: {
+            enabled: true,
+            // Skip the "do you want to sign out?" page: /session/end/auto below confirms it.
+            logoutSource: async (ctx, form) => {
+              const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
+              ctx.status = 303;
+              ctx.redirect(`/session/end/auto?xsrf=${encodeURIComponent(xsrf)}`);
+            },
+            postLogoutSuccessSource: async (ctx) => {
+              ctx.body = page('Signed out', '<h1>Signed out</h1>');
+            },
+          },
         },
-      },
-    },
-    renderError: async (ctx, out) => {
-      ctx.type = 'html';
-      ctx.body = page('Error', `<h1>${escape(String(out.error))}</h1><p>${escape(String(out.error_description ?? ''))}</p>`);
-    },
-  }));
+        renderError: async (ctx, out) => {
+          ctx.type = 'html';
+          ctx.body = page('Error', `<h1>${escapeHtml(String(out.error))}</h1><p>${escapeHtml(String(out.error_description ?? ''))}</p>`);
+        },
+      }),
+  );
 
   const interaction = async (req: http.IncomingMessage, res: http.ServerResponse, submit: boolean) => {
     const details = await provider.interactionDetails(req, res);
@@ -119,8 +136,9 @@ export async function startExampleProvider(opts: ExampleProviderOptions): Promis
       await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
     } else {
       // Consent is granted without a page: the example has one trusted client.
-      const grant = (details.grantId && (await provider.Grant.find(details.grantId)))
-        || new provider.Grant({ accountId: details.session?.accountId, clientId: String(details.params.client_id) });
+      const grant =
+        (details.grantId && (await provider.Grant.find(details.grantId))) ||
+        new provider.Grant({ accountId: details.session?.accountId, clientId: String(details.params.client_id) });
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
       if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
       if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
@@ -137,11 +155,13 @@ export async function startExampleProvider(opts: ExampleProviderOptions): Promis
       headers: { cookie: req.headers.cookie ?? '', 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ xsrf, logout: 'yes' }),
     });
-    res.writeHead(answer.status, {
-      ...(answer.headers.get('location') ? { location: answer.headers.get('location')! } : {}),
-      'set-cookie': answer.headers.getSetCookie(),
-      'content-type': answer.headers.get('content-type') ?? 'text/plain',
-    }).end(Buffer.from(await answer.arrayBuffer()));
+    res
+      .writeHead(answer.status, {
+        ...(answer.headers.get('location') ? { location: answer.headers.get('location')! } : {}),
+        'set-cookie': answer.headers.getSetCookie(),
+        'content-type': answer.headers.get('content-type') ?? 'text/plain',
+      })
+      .end(Buffer.from(await answer.arrayBuffer()));
   };
 
   const callback = provider.callback();

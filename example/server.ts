@@ -3,12 +3,13 @@
 // its own called through remoteApi() (the BFF: the browser never holds a token) and "your devices". With no
 // ISSUER_URL it starts its own OIDC provider (a form where you type any user name); with no REDIS_URL it
 // uses the in-memory store. Run: npm start, then open http://localhost:3000
-import express from 'express';
+
 import { randomBytes } from 'node:crypto';
+import express from 'express';
 import { getServerSession, listSessions, oidcSession, remoteApi, requiresAuth, revokeSessions, sessionScript } from '../lib/index.js';
 import { startExampleApi } from './api.js';
-import { startExampleProvider } from './provider.js';
 import { renderPage } from './page.js';
+import { startExampleProvider } from './provider.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const baseURL = process.env.BASE_URL ?? `http://localhost:${port}`;
@@ -42,22 +43,27 @@ const app = express();
 app.set('trust proxy', process.env.TRUST_PROXY === '1' ? 1 : false);
 app.use((_req, res, next) => {
   res.locals.nonce = randomBytes(16).toString('base64');
-  res.setHeader('Content-Security-Policy', `default-src 'self'; script-src 'nonce-${res.locals.nonce}'; style-src 'nonce-${res.locals.nonce}'; form-action 'self' ${issuer}`);
+  res.setHeader(
+    'Content-Security-Policy',
+    `default-src 'self'; script-src 'nonce-${res.locals.nonce}'; style-src 'nonce-${res.locals.nonce}'; form-action 'self' ${issuer}`,
+  );
   next();
 });
-app.use(oidcSession({
-  issuer,
-  clientId,
-  clientSecret,
-  baseURL,
-  secret: process.env.SESSION_SECRET ?? 'example-session-secret-change-me-0123456789',
-  events: {
-    signIn: ({ user }) => console.log(`signed in: ${user.sub}`),
-    signOut: ({ sub }) => console.log(`signed out: ${sub}`),
-    refresh: ({ sub }) => console.log(`tokens refreshed for ${sub}`),
-    refreshError: ({ sub, error }) => console.log(`refresh failed for ${sub}: ${error}`),
-  },
-}));
+app.use(
+  oidcSession({
+    issuer,
+    clientId,
+    clientSecret,
+    baseURL,
+    secret: process.env.SESSION_SECRET ?? 'example-session-secret-change-me-0123456789',
+    events: {
+      signIn: ({ user }) => console.log(`signed in: ${user.sub}`),
+      signOut: ({ sub }) => console.log(`signed out: ${sub}`),
+      refresh: ({ sub }) => console.log(`tokens refreshed for ${sub}`),
+      refreshError: ({ sub, error }) => console.log(`refresh failed for ${sub}: ${error}`),
+    },
+  }),
+);
 
 app.get('/', async (req, res) => {
   const session = await getServerSession(req);

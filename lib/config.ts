@@ -2,7 +2,7 @@
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
 import { ConfigError } from './errors.js';
-import { readClientKey, type ClientKey } from './oidc/client-key.js';
+import { type ClientKey, readClientKey } from './oidc/client-key.js';
 import type { DpopAlg } from './oidc/dpop.js';
 import { ID_TOKEN_ALGS } from './oidc/id-token.js';
 import type { ExposableToken, OidcSessionOptions, RedisClientLike, SessionCallbacks, SessionEvents } from './types.js';
@@ -61,20 +61,33 @@ const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'clien
 const DPOP_ALGS: readonly DpopAlg[] = ['ES256', 'PS256', 'EdDSA'];
 const SAME_SITE = ['lax', 'strict', 'none'] as const;
 /** Authorization request parameters the login flow owns (state, nonce and PKCE are per login). */
-const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
-  'request_uri', 'dpop_jkt'];
+const RESERVED_PARAMS = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'request_uri',
+  'dpop_jkt',
+];
 
-export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.ProcessEnv = process.env,
-  warn: (msg: string) => void = defaultWarn): Readonly<Config> {
+export function resolveConfig(
+  input: OidcSessionOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (msg: string) => void = defaultWarn,
+): Readonly<Config> {
   const issuer = absoluteUrl('issuer', input.issuer ?? env.ISSUER_URL, 'ISSUER_URL');
   const baseURL = absoluteUrl('baseURL', input.baseURL ?? env.BASE_URL, 'BASE_URL').replace(/\/+$/, '');
   const base = new URL(baseURL);
   if (base.search || base.hash) fail('baseURL', 'must not have a query or fragment', `got "${baseURL}"`);
   const clientId = nonEmpty('clientId', input.clientId ?? env.CLIENT_ID, 'CLIENT_ID');
   const security = resolveSecurity(input);
-  const clientSecret = security.clientAuthMethod === 'private_key_jwt'
-    ? String(input.clientSecret ?? env.CLIENT_SECRET ?? '')
-    : nonEmpty('clientSecret', input.clientSecret ?? env.CLIENT_SECRET, 'CLIENT_SECRET');
+  const clientSecret =
+    security.clientAuthMethod === 'private_key_jwt'
+      ? String(input.clientSecret ?? env.CLIENT_SECRET ?? '')
+      : nonEmpty('clientSecret', input.clientSecret ?? env.CLIENT_SECRET, 'CLIENT_SECRET');
   const secrets = resolveSecrets(input.secret ?? env.SESSION_SECRET);
   // `redis: process.env.REDIS_URL` with the variable set but empty means "no Redis", as an unset one does.
   const redis = (input.redis === '' ? undefined : input.redis) ?? (env.REDIS_URL || undefined);
@@ -88,7 +101,8 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   const secure = base.protocol === 'https:';
   const idleTimeout = positive('session.idleTimeout', input.session?.idleTimeout ?? 86400);
   const absoluteTimeout = positive('session.absoluteTimeout', input.session?.absoluteTimeout ?? 604800);
-  if (idleTimeout > absoluteTimeout) fail('session.idleTimeout', 'must not exceed session.absoluteTimeout', `got ${idleTimeout} > ${absoluteTimeout}`);
+  if (idleTimeout > absoluteTimeout)
+    fail('session.idleTimeout', 'must not exceed session.absoluteTimeout', `got ${idleTimeout} > ${absoluteTimeout}`);
   if (input.expose !== undefined && !Array.isArray(input.expose)) {
     fail('expose', 'must be an array of token names', `got ${describe(input.expose)}; e.g. expose: ['jwt', 'accessToken']`);
   }
@@ -97,17 +111,25 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
     if (!EXPOSABLE.includes(name)) fail('expose', `lists unknown token "${String(name)}"`, `use any of ${EXPOSABLE.join(', ')}`);
   }
   if (expose.has('accessToken') && (input.dpop || input.profile === 'fapi2')) {
-    warn('express-oidc-session: `expose` lists accessToken while dpop is on: the browser receives a token it cannot '
-      + 'use (it is bound to a key only the server holds). Call APIs through remoteApi or fetchWithToken instead.');
+    warn(
+      'express-oidc-session: `expose` lists accessToken while dpop is on: the browser receives a token it cannot ' +
+        'use (it is bound to a key only the server holds). Call APIs through remoteApi or fetchWithToken instead.',
+    );
   }
   if (expose.has('refreshToken')) {
-    warn('express-oidc-session: `expose` lists refreshToken, so the browser receives the refresh token. Any XSS can then '
-      + 'mint access tokens for as long as the refresh token lives; keep refresh on the server unless you must.');
+    warn(
+      'express-oidc-session: `expose` lists refreshToken, so the browser receives the refresh token. Any XSS can then ' +
+        'mint access tokens for as long as the refresh token lives; keep refresh on the server unless you must.',
+    );
   }
   const alg = input.jwt?.alg ?? 'ES256';
   if (!JWT_ALGS.includes(alg)) fail('jwt.alg', `must be one of ${JWT_ALGS.join(', ')}`, `got "${alg}"`);
-  if (input.jwt?.keys !== undefined && (!Array.isArray(input.jwt.keys) || input.jwt.keys.length === 0
-    || input.jwt.keys.some((k) => typeof k !== 'object' || k === null || !('d' in k)))) {
+  if (
+    input.jwt?.keys !== undefined &&
+    (!Array.isArray(input.jwt.keys) ||
+      input.jwt.keys.length === 0 ||
+      input.jwt.keys.some((k) => typeof k !== 'object' || k === null || !('d' in k)))
+  ) {
     fail('jwt.keys', 'must be a non-empty array of private JWKs', 'export them with jose exportJWK(privateKey)');
   }
   const postLogoutRedirect = input.postLogoutRedirect ?? '/';
@@ -116,14 +138,24 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
   }
   const name = input.session?.name ?? 'oidc.sid';
   if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
-    fail('session.name', 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)', `got ${describe(name)}`);
+    fail('session.name', "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)", `got ${describe(name)}`);
   }
   const sameSite = oneOf('session.cookie.sameSite', input.session?.cookie?.sameSite ?? 'lax', SAME_SITE);
   if (sameSite === 'none' && !secure) {
     fail('session.cookie.sameSite', '"none" needs an https baseURL', 'browsers drop SameSite=None cookies without Secure; use "lax"');
   }
   return Object.freeze({
-    issuer, clientId, clientSecret, baseURL, secrets, redis, basePath, scope, secure, idleTimeout, absoluteTimeout,
+    issuer,
+    clientId,
+    clientSecret,
+    baseURL,
+    secrets,
+    redis,
+    basePath,
+    scope,
+    secure,
+    idleTimeout,
+    absoluteTimeout,
     ...security,
     origin: base.origin,
     store: input.store,
@@ -133,7 +165,12 @@ export function resolveConfig(input: OidcSessionOptions = {}, env: NodeJS.Proces
     sameSite,
     leeway: nonNegative('refresh.leeway', input.refresh?.leeway ?? 60),
     defaultExpiresIn: positive('refresh.defaultExpiresIn', input.refresh?.defaultExpiresIn ?? 300),
-    jwt: { ttl: positive('jwt.ttl', input.jwt?.ttl ?? 300), keys: input.jwt?.keys, alg, audience: optionalString('jwt.audience', input.jwt?.audience) ?? clientId },
+    jwt: {
+      ttl: positive('jwt.ttl', input.jwt?.ttl ?? 300),
+      keys: input.jwt?.keys,
+      alg,
+      audience: optionalString('jwt.audience', input.jwt?.audience) ?? clientId,
+    },
     expose,
     callbacks: functions('callbacks', input.callbacks, ['session']),
     events: functions('events', input.events, ['signIn', 'signOut', 'refresh', 'refreshError', 'sessionExpired', 'backchannelLogout']),
@@ -170,9 +207,11 @@ function absoluteUrl(option: string, value: unknown, envName: string): string {
 
 function resolveSecrets(value: unknown): string[] {
   const list = Array.isArray(value) ? value : value === undefined || value === '' ? [] : [value];
-  if (list.length === 0) fail('secret', 'is missing', 'pass a random string of 32+ characters or set SESSION_SECRET (e.g. `openssl rand -hex 32`)');
+  if (list.length === 0)
+    fail('secret', 'is missing', 'pass a random string of 32+ characters or set SESSION_SECRET (e.g. `openssl rand -hex 32`)');
   for (const s of list) {
-    if (typeof s !== 'string' || s.length < 32) fail('secret', 'must be at least 32 characters long', 'generate one with `openssl rand -hex 32`');
+    if (typeof s !== 'string' || s.length < 32)
+      fail('secret', 'must be at least 32 characters long', 'generate one with `openssl rand -hex 32`');
   }
   return list as string[];
 }
@@ -205,33 +244,51 @@ type Security = Pick<Config, 'clientAuthMethod' | 'clientKey' | 'clientAssertion
 function resolveSecurity(input: OidcSessionOptions): Security {
   const profile = input.profile === undefined ? undefined : oneOf('profile', input.profile, ['fapi2'] as const);
   const fapi = profile === 'fapi2';
-  const method = oneOf('clientAuthMethod', input.clientAuthMethod ?? (fapi ? 'private_key_jwt' : 'client_secret_post'), CLIENT_AUTH_METHODS);
+  const method = oneOf(
+    'clientAuthMethod',
+    input.clientAuthMethod ?? (fapi ? 'private_key_jwt' : 'client_secret_post'),
+    CLIENT_AUTH_METHODS,
+  );
   if (fapi) {
     // All of them in one message: fixing one at a time would take as many restarts.
     const contradictions = [
       ...(method !== 'private_key_jwt' ? [`clientAuthMethod "${method}" (FAPI 2.0 needs "private_key_jwt")`] : []),
       ...(input.par === false ? ['par: false (FAPI 2.0 sends every authorization request by PAR)'] : []),
       ...(input.dpop === false ? ['dpop: false (FAPI 2.0 needs sender-constrained tokens)'] : []),
-      ...(input.clientAssertionAudience === 'tokenEndpoint' ? ['clientAssertionAudience "tokenEndpoint" (FAPI 2.0 asks for the issuer as the sole aud)'] : []),
+      ...(input.clientAssertionAudience === 'tokenEndpoint'
+        ? ['clientAssertionAudience "tokenEndpoint" (FAPI 2.0 asks for the issuer as the sole aud)']
+        : []),
     ];
     if (contradictions.length > 0) {
-      fail('profile', `"fapi2" is contradicted by ${contradictions.join(', ')}`, 'remove those options (the profile sets them), or the profile');
+      fail(
+        'profile',
+        `"fapi2" is contradicted by ${contradictions.join(', ')}`,
+        'remove those options (the profile sets them), or the profile',
+      );
     }
   }
   let clientKey: ClientKey | undefined;
   if (method === 'private_key_jwt') {
     const key = readClientKey(input.clientKey, input.clientKeyId);
     if (typeof key === 'string') {
-      fail('clientKey', key, 'clientAuthMethod "private_key_jwt" signs with it: pass the private JWK (with "kid") whose public half is registered at the IdP');
+      fail(
+        'clientKey',
+        key,
+        'clientAuthMethod "private_key_jwt" signs with it: pass the private JWK (with "kid") whose public half is registered at the IdP',
+      );
     }
     clientKey = key;
   } else if (input.clientKey !== undefined) {
-    fail('clientKey', `is used only with clientAuthMethod "private_key_jwt"`, `set clientAuthMethod: 'private_key_jwt', or remove clientKey`);
+    fail(
+      'clientKey',
+      `is used only with clientAuthMethod "private_key_jwt"`,
+      `set clientAuthMethod: 'private_key_jwt', or remove clientKey`,
+    );
   }
   if (input.par !== undefined && input.par !== 'auto' && typeof input.par !== 'boolean') {
     fail('par', 'must be "auto", true or false', `got ${describe(input.par)}`);
   }
-  const par = fapi ? true : input.par ?? 'auto';
+  const par = fapi ? true : (input.par ?? 'auto');
   const dpopInput = input.dpop;
   let dpop: Config['dpop'];
   if (dpopInput === true || (fapi && dpopInput === undefined)) dpop = { alg: 'ES256' };
@@ -240,14 +297,21 @@ function resolveSecurity(input: OidcSessionOptions): Security {
   } else if (dpopInput !== undefined && dpopInput !== false) {
     fail('dpop', 'must be true, false or { alg }', `got ${describe(dpopInput)}; e.g. dpop: { alg: 'ES256' }`);
   }
-  const clientAssertionAudience = oneOf('clientAssertionAudience', input.clientAssertionAudience ?? 'issuer', ['issuer', 'tokenEndpoint'] as const);
+  const clientAssertionAudience = oneOf('clientAssertionAudience', input.clientAssertionAudience ?? 'issuer', [
+    'issuer',
+    'tokenEndpoint',
+  ] as const);
   return { clientAuthMethod: method, clientKey, clientAssertionAudience, par, dpop, profile, strictIss: fapi };
 }
 
 function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length === 0) {
-    fail('idTokenAlgorithms', 'must be a non-empty array of JWS algorithm names', `got ${describe(value)}; e.g. ['RS256', 'HS256'], or leave it out`);
+    fail(
+      'idTokenAlgorithms',
+      'must be a non-empty array of JWS algorithm names',
+      `got ${describe(value)}; e.g. ['RS256', 'HS256'], or leave it out`,
+    );
   }
   for (const alg of value) {
     if (alg === 'none') fail('idTokenAlgorithms', 'lists "none"', 'unsigned ID tokens are never accepted; remove it');
@@ -261,7 +325,11 @@ function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined
 function resolveAuthorizationParams(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail('authorizationParams', 'must be an object of parameter names to strings', `got ${describe(value)}; e.g. { audience: 'https://api.example.com' }`);
+    fail(
+      'authorizationParams',
+      'must be an object of parameter names to strings',
+      `got ${describe(value)}; e.g. { audience: 'https://api.example.com' }`,
+    );
   }
   const params: Record<string, string> = {};
   for (const [key, v] of Object.entries(value)) {
@@ -300,7 +368,16 @@ function optionalString(option: string, value: unknown): string | undefined {
 
 /** A value as the message shows it: strings quoted, never more than 40 characters. */
 function describe(value: unknown): string {
-  const text = typeof value === 'string' ? `"${value}"` : Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+  const text =
+    typeof value === 'string'
+      ? `"${value}"`
+      : Array.isArray(value)
+        ? 'an array'
+        : value === null
+          ? 'null'
+          : typeof value === 'object'
+            ? 'an object'
+            : String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
@@ -315,4 +392,5 @@ function defaultWarn(msg: string): void {
   warned.add(msg);
   console.warn(msg);
 }
+
 export { defaultWarn as warnOnce };

@@ -47,21 +47,37 @@ export function createContext(config: Config, backend: StorageBackend, store: Gu
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));
   const tokens = new TokenStore(backend);
-  const keyring = createKeyring({ alg: config.jwt.alg, configured: config.jwt.keys, backend: config.jwt.keys ? memoryKeyBackend() : backend.keys, warn });
+  const keyring = createKeyring({
+    alg: config.jwt.alg,
+    configured: config.jwt.keys,
+    backend: config.jwt.keys ? memoryKeyBackend() : backend.keys,
+    warn,
+  });
   const jwt = createSessionJwt({ issuer: config.baseURL, audience: config.jwt.audience, ttl: config.jwt.ttl, keyring });
   const pending = new PendingLogins(config, backend);
   let strategyReady: Promise<void> | undefined;
   const ensureStrategy = (): Promise<void> => {
-    strategyReady ??= discovery.get().then((meta) => {
-      passport.use(STRATEGY, createStrategy(config, meta, discovery, pending));
-    }).catch((err: unknown) => {
-      strategyReady = undefined;
-      throw err;
-    });
+    strategyReady ??= discovery
+      .get()
+      .then((meta) => {
+        passport.use(STRATEGY, createStrategy(config, meta, discovery, pending));
+      })
+      .catch((err: unknown) => {
+        strategyReady = undefined;
+        throw err;
+      });
     return strategyReady;
   };
   return {
-    config, discovery, passport, backend, store, tokens, jwt, pending, ensureStrategy,
+    config,
+    discovery,
+    passport,
+    backend,
+    store,
+    tokens,
+    jwt,
+    pending,
+    ensureStrategy,
     refresher: new Refresher(config, discovery, tokens, backend.lock),
     index: new SessionIndex(backend),
   };
@@ -70,8 +86,11 @@ export function createContext(config: Config, backend: StorageBackend, store: Gu
 export function contextOf(req: Request, caller: string): OidcContext {
   const ctx = (req as ContextRequest)[CTX];
   if (!ctx) {
-    throw new AuthError(ErrorCodes.NOT_MOUNTED, 500,
-      `${caller}: no oidcSession() middleware ran for this request; add app.use(oidcSession({...})) before this route`);
+    throw new AuthError(
+      ErrorCodes.NOT_MOUNTED,
+      500,
+      `${caller}: no oidcSession() middleware ran for this request; add app.use(oidcSession({...})) before this route`,
+    );
   }
   return ctx;
 }

@@ -71,20 +71,34 @@ export class ConfigError extends TypeError {
 
 function errorName(status: number): string {
   switch (status) {
-    case 400: return 'bad_request';
-    case 401: return 'unauthenticated';
-    case 403: return 'forbidden';
-    case 405: return 'method_not_allowed';
-    case 413: return 'payload_too_large';
-    case 502: return 'bad_gateway';
-    case 503: return 'service_unavailable';
-    case 504: return 'gateway_timeout';
-    default: return status >= 500 ? 'server_error' : 'error';
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthenticated';
+    case 403:
+      return 'forbidden';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 502:
+      return 'bad_gateway';
+    case 503:
+      return 'service_unavailable';
+    case 504:
+      return 'gateway_timeout';
+    default:
+      return status >= 500 ? 'server_error' : 'error';
   }
 }
 
 /** True for any error carrying one of our codes, whichever copy of the package made it. */
 export function isAuthError(err: unknown): err is AuthError {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
-    && (err as { code: string }).code.startsWith('ERR_') && typeof (err as { status?: unknown }).status === 'number';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('ERR_') &&
+    typeof (err as { status?: unknown }).status === 'number'
+  );
 }

@@ -1,17 +1,25 @@
-export { oidcSession, type OidcSessionRouter } from './middleware.js';
-export { getServerSession } from './session/server-session.js';
-export { sessionScript, type SessionScriptOptions } from './session/session-script.js';
-export { verifySessionJwt, type VerifySessionJwtOptions, type SessionJwtClaims } from './verify-session-jwt.js';
-export { revokeSessions, type RevokeQuery } from './session/revoke-sessions.js';
-export { listSessions, type SessionListing } from './session/list-sessions.js';
-export { requiresAuth, type RequiresAuthOptions } from './session/requires-auth.js';
-export { attemptSilentLogin } from './session/attempt-silent-login.js';
-export { remoteApi, type RemoteApiOptions, type RemoteApiToken } from './bff/remote-api.js';
+export { type ClientTokenOptions, getClientToken } from './bff/client-token.js';
 export { fetchWithToken } from './bff/fetch-with-token.js';
-export { getClientToken, type ClientTokenOptions } from './bff/client-token.js';
-export { AuthError, ConfigError, ErrorCodes, isAuthError, type ErrorCode } from './errors.js';
-export { PruningMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export { type RemoteApiOptions, type RemoteApiToken, remoteApi } from './bff/remote-api.js';
+export { AuthError, ConfigError, type ErrorCode, ErrorCodes, isAuthError } from './errors.js';
+export { type OidcSessionRouter, oidcSession } from './middleware.js';
+export { attemptSilentLogin } from './session/attempt-silent-login.js';
+export { listSessions, type SessionListing } from './session/list-sessions.js';
+export { type RequiresAuthOptions, requiresAuth } from './session/requires-auth.js';
+export { type RevokeQuery, revokeSessions } from './session/revoke-sessions.js';
+export { getServerSession } from './session/server-session.js';
+export { type SessionScriptOptions, sessionScript } from './session/session-script.js';
+export { type MemoryStoreOptions, PruningMemoryStore } from './store/memory-store.js';
 export type {
-  ExposableToken, OidcSessionOptions, PublicSession, Session, SessionAuth, SessionCallbacks, SessionEvents, SessionExpiredReason,
-  SessionJwtPayload, SessionUser,
+  ExposableToken,
+  OidcSessionOptions,
+  PublicSession,
+  Session,
+  SessionAuth,
+  SessionCallbacks,
+  SessionEvents,
+  SessionExpiredReason,
+  SessionJwtPayload,
+  SessionUser,
 } from './types.js';
+export { type SessionJwtClaims, type VerifySessionJwtOptions, verifySessionJwt } from './verify-session-jwt.js';

@@ -2,16 +2,17 @@
  * oidcSession(options): one Router with express-session, passport and the routes under basePath.
  * Everything costly (config checks, store, keyring, passport instance) happens here, once.
  */
-import express, { type Router } from 'express';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Router } from 'express';
 import session from 'express-session';
+import { createClientRoute } from './client-route.js';
 import { resolveConfig, warnOnce } from './config.js';
 import { createContext, type OidcContext } from './context.js';
 import { createBackchannelLogoutRoute } from './routes/backchannel-logout.js';
-import { createFrontchannelLogoutRoute } from './routes/frontchannel-logout.js';
-import { createClientRoute } from './client-route.js';
 import { createCallbackRoute } from './routes/callback.js';
 import { oidcErrorHandler } from './routes/error-handler.js';
+import { createFrontchannelLogoutRoute } from './routes/frontchannel-logout.js';
 import { createJwksRoute } from './routes/jwks-route.js';
 import { createLoginRoute } from './routes/login.js';
 import { createLoggedOutRoute, createLogoutRoute } from './routes/logout.js';
@@ -54,15 +55,17 @@ export function oidcSession(options: OidcSessionOptions = {}): OidcSessionRouter
   router.get(`${p}/jwks.json`, createJwksRoute(ctx));
   router.get(`${p}/client.js`, createClientRoute());
   router.get(`${p}/logged-out`, createLoggedOutRoute(ctx));
-  router.use(session({
-    name: config.cookieName,
-    secret: config.secrets,
-    store: selected.store,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    cookie: { httpOnly: true, path: '/', sameSite: config.sameSite, secure: config.secure },
-  }));
+  router.use(
+    session({
+      name: config.cookieName,
+      secret: config.secrets,
+      store: selected.store,
+      resave: false,
+      saveUninitialized: false,
+      rolling: false,
+      cookie: { httpOnly: true, path: '/', sameSite: config.sameSite, secure: config.secure },
+    }),
+  );
   router.use(createSessionGuard(ctx));
 
   // passport's req.logIn & co. are needed only where a login happens; on every other request they would be

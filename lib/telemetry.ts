@@ -4,7 +4,18 @@
  * the one they report to. Attributes only ever hold the bounded values named here: never a token, a secret,
  * a session id or a `sub`.
  */
-import { context, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Counter, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Counter,
+  context,
+  type Histogram,
+  metrics,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 
 /** Meter and tracer name. */
 export const TELEMETRY_NAME = 'express-oidc-session';
@@ -36,16 +47,29 @@ function meter(): Instruments {
   instruments = {
     login: m.createCounter('oidc_session.login', { description: 'Sign-ins that reached the callback, by outcome' }),
     refresh: m.createCounter('oidc_session.refresh', { description: 'Refresh grants sent to the IdP, by outcome' }),
-    refreshDuration: m.createHistogram('oidc_session.refresh.duration', { unit: 's', description: 'Duration of a refresh grant', advice: SECONDS }),
-    lockWait: m.createHistogram('oidc_session.lock.wait', { unit: 's', description: 'Time from the first refresh-lock attempt until the lock was held or the result read', advice: SECONDS }),
-    storeDuration: m.createHistogram('oidc_session.store.duration', { unit: 's', description: 'Duration of a storage call, by operation', advice: SECONDS }),
+    refreshDuration: m.createHistogram('oidc_session.refresh.duration', {
+      unit: 's',
+      description: 'Duration of a refresh grant',
+      advice: SECONDS,
+    }),
+    lockWait: m.createHistogram('oidc_session.lock.wait', {
+      unit: 's',
+      description: 'Time from the first refresh-lock attempt until the lock was held or the result read',
+      advice: SECONDS,
+    }),
+    storeDuration: m.createHistogram('oidc_session.store.duration', {
+      unit: 's',
+      description: 'Duration of a storage call, by operation',
+      advice: SECONDS,
+    }),
     ended: m.createCounter('oidc_session.ended', { description: 'Signed-in sessions that ended, by reason' }),
   };
   return instruments;
 }
 
 function getTracer(): Tracer {
-  return (tracer ??= trace.getTracer(TELEMETRY_NAME));
+  tracer ??= trace.getTracer(TELEMETRY_NAME);
+  return tracer;
 }
 
 /** One frozen attribute object per value, made once: recording allocates nothing. */
@@ -117,7 +141,12 @@ export function withSpan<T>(span: Span, fn: () => T): T {
 }
 
 /** Runs `fn` inside an active span (so spans it starts are its children), ending it when `fn` settles. */
-export function inSpan<T>(name: string, attributes: Attributes | undefined, fn: (span: Span) => Promise<T>, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes | undefined,
+  fn: (span: Span) => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   return getTracer().startActiveSpan(name, { kind, attributes }, async (span) => {
     try {
       const result = await fn(span);

@@ -1,8 +1,9 @@
 /** Public types: the options of `oidcSession()` and the session object of `getServerSession()`. */
+
+import type { KeyObject } from 'node:crypto';
 import type { Request } from 'express';
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
-import type { KeyObject } from 'node:crypto';
 
 /** Tokens the browser may see through `GET {basePath}/session`. */
 export type ExposableToken = 'jwt' | 'accessToken' | 'idToken' | 'refreshToken';
@@ -87,7 +88,9 @@ export interface SessionEvents {
   signIn?(info: EventContext & { user: SessionUser }): void | Promise<void>;
   signOut?(info: EventContext): void | Promise<void>;
   refresh?(info: EventContext & { accessTokenExpires?: number }): void | Promise<void>;
-  refreshError?(info: EventContext & { error: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError'; cause?: unknown }): void | Promise<void>;
+  refreshError?(
+    info: EventContext & { error: 'RefreshAccessTokenError' | 'RefreshAccessTokenUnavailable' | 'IdTokenError'; cause?: unknown },
+  ): void | Promise<void>;
   sessionExpired?(info: EventContext & { reason: SessionExpiredReason }): void | Promise<void>;
   backchannelLogout?(info: EventContext & { sessions: number }): void | Promise<void>;
 }
@@ -234,8 +237,22 @@ export interface OidcSessionOptions {
    * @default the asymmetric algorithms in the IdP's `id_token_signing_alg_values_supported`
    * @example ['RS256', 'HS256']   // an IdP that signs this client's ID tokens with its client secret
    */
-  idTokenAlgorithms?: Array<'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519'
-    | 'HS256' | 'HS384' | 'HS512'>;
+  idTokenAlgorithms?: Array<
+    | 'RS256'
+    | 'RS384'
+    | 'RS512'
+    | 'PS256'
+    | 'PS384'
+    | 'PS512'
+    | 'ES256'
+    | 'ES384'
+    | 'ES512'
+    | 'EdDSA'
+    | 'Ed25519'
+    | 'HS256'
+    | 'HS384'
+    | 'HS512'
+  >;
   /** Also end the session at the IdP (RP-initiated logout) when it has an `end_session_endpoint`. @default true */
   idpLogout?: boolean;
   /**

@@ -2,8 +2,9 @@
  * `verifySessionJwt`: lets other services check a session JWT minted by this middleware, against the
  * app's `GET {basePath}/jwks.json` or against public keys they hold.
  */
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+
 import type { JWK, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import { AuthError, ErrorCodes } from './errors.js';
 import { toPublicJwk } from './tokens/jwt-keys.js';
 
@@ -96,7 +97,8 @@ function resolveKeySet(options: VerifySessionJwtOptions): JWTVerifyGetKey {
   let set = localSets.get(cacheKey);
   if (!set) {
     const list = Array.isArray(keys) ? keys : keys?.keys;
-    if (!Array.isArray(list) || list.length === 0) throw new TypeError('verifySessionJwt: keys must be a non-empty array of JWKs or a JWKS.');
+    if (!Array.isArray(list) || list.length === 0)
+      throw new TypeError('verifySessionJwt: keys must be a non-empty array of JWKs or a JWKS.');
     // Public halves only: a private JWK imports as a signing key, and a symmetric one must never verify.
     set = createLocalJWKSet({ keys: list.map(toPublicJwk) });
     localSets.set(cacheKey, set);
@@ -108,7 +110,9 @@ function checkAlgorithms(algorithms: string[]): string[] {
   if (!Array.isArray(algorithms) || algorithms.length === 0) throw new TypeError('verifySessionJwt: algorithms must be a non-empty array.');
   for (const alg of algorithms) {
     if (typeof alg !== 'string' || alg.toLowerCase() === 'none' || /^HS/i.test(alg)) {
-      throw new TypeError(`verifySessionJwt: algorithm ${JSON.stringify(alg)} is not allowed (session JWTs are signed with asymmetric keys).`);
+      throw new TypeError(
+        `verifySessionJwt: algorithm ${JSON.stringify(alg)} is not allowed (session JWTs are signed with asymmetric keys).`,
+      );
     }
   }
   return algorithms;

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
+import { mkdir, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 // Builds the browser observer (lib/client) and the React hook (lib/react) with esbuild, and fails
 // when the classic script is over its size budget. Runs before every `npm test` and `npm start`, so
 // it must stay well under 2 s: no tsc here. Their declarations come from the compiler
 // (tsconfig.client.json) in `npm run build`, which is what `npm pack` runs.
 import { build } from 'esbuild';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
 
 const root = new URL('../', import.meta.url);
 const path = (p) => new URL(p, root).pathname;
@@ -22,7 +22,14 @@ const [classic, esm, react] = await Promise.all([
   build({ ...common, entryPoints: [path('lib/client/global.ts')], format: 'iife', minify: true, target: 'es2019', platform: 'browser' }),
   build({ ...common, entryPoints: [path('lib/client/index.ts')], format: 'esm', minify: true, target: 'es2019', platform: 'browser' }),
   // Left readable: apps bundle and minify it again. React stays the app's own copy.
-  build({ ...common, entryPoints: [path('lib/react/index.ts')], format: 'esm', target: 'es2019', platform: 'browser', external: ['react'] }),
+  build({
+    ...common,
+    entryPoints: [path('lib/react/index.ts')],
+    format: 'esm',
+    target: 'es2019',
+    platform: 'browser',
+    external: ['react'],
+  }),
 ]);
 
 const text = (result) => result.outputFiles[0].contents;

@@ -5,7 +5,7 @@
 // read at run time (below), or a relative import of a reachable file. Fails when a root is missing,
 // and when a published declaration imports a package whose types a user would not have (the
 // package's types must compile with only express, @types/express and @types/node installed).
-import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,11 @@ roots.forEach(visit);
 
 // Typed for the user: Node's modules, the express peer (the user's @types/express), and dependencies
 // that ship their own types or come with their @types/* as a dependency.
-const packageOf = (name) => name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (name) =>
+  name
+    .split('/')
+    .slice(0, name.startsWith('@') ? 2 : 1)
+    .join('/');
 const shipsTypes = (name) => {
   const manifest = join(root, 'node_modules', name, 'package.json');
   if (!existsSync(manifest)) return false;
@@ -52,7 +56,9 @@ const shipsTypes = (name) => {
   return Boolean(types || typings || JSON.stringify(exports ?? '').includes('"types"'));
 };
 const typed = (name) =>
-  name.startsWith('node:') || builtinModules.includes(name) || name == 'express' ||
+  name.startsWith('node:') ||
+  builtinModules.includes(name) ||
+  name == 'express' ||
   (name in (pkg.dependencies ?? {}) && (shipsTypes(name) || `@types/${name.replace(/^@(.*)\//, '$1__')}` in pkg.dependencies));
 const untyped = [...imported].filter(([name]) => !typed(packageOf(name)));
 if (untyped.length) {

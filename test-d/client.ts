@@ -1,15 +1,19 @@
 // The browser observer's types (express-oidc-session/client and /react, without JSX): the
 // snapshot is a union on `state`, and subscribe() hands the listener the snapshot.
-import { getSession, useSession, type SessionSnapshot, type SessionUser } from 'express-oidc-session/client';
-import { useSession as useReactSession, type UseSessionResult } from 'express-oidc-session/react';
+import { getSession, type SessionSnapshot, type SessionUser, useSession } from 'express-oidc-session/client';
+import type { UseSessionResult, useSession as useReactSession } from 'express-oidc-session/react';
 import { assert, type Equal } from './expect.js';
 
 // The README samples.
 const session = useSession({ onSignOut: () => location.reload() });
-session.subscribe((s) => { document.title = s.user ? s.user.name ?? s.user.sub : 'Signed out'; });
+session.subscribe((s) => {
+  document.title = s.user ? (s.user.name ?? s.user.sub) : 'Signed out';
+});
 
 const show = (s: SessionSnapshot) => (s.state === 'authenticated' ? `Signed in as ${s.user.name ?? s.user.sub}` : 'Signed out');
-useSession().subscribe((s) => { document.title = show(s); });
+useSession().subscribe((s) => {
+  document.title = show(s);
+});
 
 // The listener's argument is the snapshot; unsubscribe is a function.
 const unsubscribe = session.subscribe((s) => {

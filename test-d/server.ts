@@ -1,25 +1,39 @@
 // The README's server samples, compiled against the published types: they must type-check under
 // `strict` with only the package, express, @types/express and @types/node installed.
-import express from 'express';
+
 import { randomBytes } from 'node:crypto';
+import express from 'express';
 import {
-  AuthError, ConfigError, attemptSilentLogin, getServerSession, oidcSession, requiresAuth, revokeSessions, sessionScript,
-  verifySessionJwt, type OidcSessionOptions, type Session, type SessionAuth, type SessionUser,
+  AuthError,
+  attemptSilentLogin,
+  ConfigError,
+  getServerSession,
+  type OidcSessionOptions,
+  oidcSession,
+  requiresAuth,
+  revokeSessions,
+  type Session,
+  type SessionAuth,
+  type SessionUser,
+  sessionScript,
+  verifySessionJwt,
 } from 'express-oidc-session';
 import { assert, type Equal } from './expect.js';
 
 const app = express();
-app.use(oidcSession({
-  issuer: 'https://idp.example.com',
-  clientId: 'my-app',
-  clientSecret: process.env.CLIENT_SECRET,
-  baseURL: 'https://app.example.com',
-  secret: process.env.SESSION_SECRET,   // 32+ characters; an array rotates (first signs, all verify)
-  redis: process.env.REDIS_URL,         // optional: shared store + cross-instance refresh lock
-}));
+app.use(
+  oidcSession({
+    issuer: 'https://idp.example.com',
+    clientId: 'my-app',
+    clientSecret: process.env.CLIENT_SECRET,
+    baseURL: 'https://app.example.com',
+    secret: process.env.SESSION_SECRET, // 32+ characters; an array rotates (first signs, all verify)
+    redis: process.env.REDIS_URL, // optional: shared store + cross-instance refresh lock
+  }),
+);
 
 app.get('/api/me', requiresAuth(), async (req, res) => {
-  const session = await getServerSession(req);   // refreshed first when the access token is (nearly) expired
+  const session = await getServerSession(req); // refreshed first when the access token is (nearly) expired
   res.json({ user: session!.user });
 });
 
@@ -31,16 +45,22 @@ app.post('/account/sign-out-everywhere', requiresAuth(), async (req, res) => {
 
 // "In the browser": res.locals.nonce is the app's own, set by its CSP middleware.
 app.use((req, res, next) => {
-  res.locals.nonce = randomBytes(16).toString('base64');   // import { randomBytes } from 'node:crypto'
+  res.locals.nonce = randomBytes(16).toString('base64'); // import { randomBytes } from 'node:crypto'
   res.setHeader('Content-Security-Policy', `script-src 'nonce-${res.locals.nonce}'`);
   next();
 });
-app.get('/', async (req, res) => res.send(`<!doctype html><head>
+app.get('/', async (req, res) =>
+  res.send(`<!doctype html><head>
   ${await sessionScript(req, { nonce: res.locals.nonce })}
-  </head>`));
+  </head>`),
+);
 
 // "The session JWT"
-const claims = await verifySessionJwt('token', { jwksUrl: 'https://app.example.com/auth/jwks.json', issuer: 'https://app.example.com', audience: 'my-app' });
+const claims = await verifySessionJwt('token', {
+  jwksUrl: 'https://app.example.com/auth/jwks.json',
+  issuer: 'https://app.example.com',
+  audience: 'my-app',
+});
 assert<Equal<typeof claims.sub, string>>(true);
 
 // What oidcSession() adds to every request: req.getServerSession() and express-session's req.session.

@@ -2,7 +2,7 @@
 // (ours vs express-session + passport) through the same code as `npm run bench`, minus CPU pinning.
 import { describe, expect, it } from '@jest/globals';
 import { runBench } from '../bench/lib/bench.js';
-import { readOptions, type BenchOptions } from '../bench/lib/options.js';
+import { type BenchOptions, readOptions } from '../bench/lib/options.js';
 
 describe('bench smoke', () => {
   it('measures scenario 3 end to end: servers, provider, sign-in, load, report', async () => {

@@ -1,8 +1,9 @@
 // Smoke tests of the test infrastructure itself: the provider must behave like the oracle
 // later tests rely on (rotation, reuse detection, expiry, logout), and the other helpers must
 // do what their names say.
+
+import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import http from 'node:http';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createClient } from 'redis';
 import { launchChromium } from './helpers/chromium.js';
@@ -10,7 +11,7 @@ import { CookieJar } from './helpers/cookie-jar.js';
 import { completeLogin, followRedirects, login, startLogin } from './helpers/login.js';
 import { startProvider, type TestProvider } from './helpers/op.js';
 import { startRedis } from './helpers/redis.js';
-import { listen, reserveServer, type Listening } from './helpers/server.js';
+import { type Listening, listen, reserveServer } from './helpers/server.js';
 
 interface Discovery {
   issuer: string;
@@ -138,7 +139,10 @@ describe('test OP (auto interactions)', () => {
   test('redirect URIs registered at runtime are enforced', async () => {
     const other = `${rp.url}/not-registered`;
     const jar = new CookieJar();
-    const refused = await followRedirects(authorizeUrl(await discover(op), op, other), { jar, stopBefore: (u) => u.href.startsWith(other) });
+    const refused = await followRedirects(authorizeUrl(await discover(op), op, other), {
+      jar,
+      stopBefore: (u) => u.href.startsWith(other),
+    });
     expect(refused.stoppedAt).toBeUndefined();
     expect(refused.response?.status).toBe(400);
     expect(await refused.response?.text()).toContain('redirect_uri');
@@ -231,7 +235,11 @@ describe('test OP (auto interactions)', () => {
     op.resetCounts();
 
     const endSession = new URL((await discover(op)).end_session_endpoint);
-    endSession.search = new URLSearchParams({ id_token_hint: body.id_token!, post_logout_redirect_uri: redirectUri, state: 'bye' }).toString();
+    endSession.search = new URLSearchParams({
+      id_token_hint: body.id_token!,
+      post_logout_redirect_uri: redirectUri,
+      state: 'bye',
+    }).toString();
     const out = await followRedirects(endSession, { jar, stopBefore: (u) => u.href.startsWith(redirectUri) });
     op.setBackchannelLogoutUri(undefined);
     expect(out.stoppedAt).toBe(`${redirectUri}?state=bye`);
@@ -355,7 +363,11 @@ describe('login helper', () => {
           res.writeHead(302, { location: target.href, 'set-cookie': 'rp=1; Path=/; HttpOnly' }).end();
         } else if (url.pathname === '/auth/callback') {
           const returnTo = states.get(url.searchParams.get('state') ?? '');
-          const { status } = await token(op, { grant_type: 'authorization_code', code: url.searchParams.get('code') ?? '', redirect_uri: `${app.url}/auth/callback` });
+          const { status } = await token(op, {
+            grant_type: 'authorization_code',
+            code: url.searchParams.get('code') ?? '',
+            redirect_uri: `${app.url}/auth/callback`,
+          });
           if (!returnTo || status !== 200) res.writeHead(400).end('bad callback');
           else res.writeHead(302, { location: returnTo }).end();
         } else res.writeHead(404).end();

@@ -11,7 +11,7 @@ import { describeMachine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import { ensurePeers } from './peers.js';
 import { canPin, pinSelf } from './proc.js';
-import { renderReport, targets, type BenchReport } from './report.js';
+import { type BenchReport, renderReport, targets } from './report.js';
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const began = Date.now();
@@ -34,7 +34,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const clientHerd = has(13) ? await runClientHerd(opts) : null;
 
   const report: BenchReport = {
-    machine, pinned, minutes: (Date.now() - began) / 60_000, throughput, herd, sizes, memory, storage, proxy, clientHerd,
+    machine,
+    pinned,
+    minutes: (Date.now() - began) / 60_000,
+    throughput,
+    herd,
+    sizes,
+    memory,
+    storage,
+    proxy,
+    clientHerd,
     targets: targets({ throughput, herd, sizes, memory, storage, proxy, clientHerd }),
   };
   const markdown = renderReport(report, opts);

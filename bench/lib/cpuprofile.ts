@@ -12,9 +12,19 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number }
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+}
 
-export interface Hot { name: string; where: string; ms: number; share: number }
+export interface Hot {
+  name: string;
+  where: string;
+  ms: number;
+  share: number;
+}
 
 export interface ProfileSummary {
   /** ms of samples, idle excluded */
@@ -26,7 +36,10 @@ export interface ProfileSummary {
 }
 
 /** Monotonic µs, the clock of the samples; only samples inside count (startup and sign-in stay out). */
-export interface Window { from: number; to: number }
+export interface Window {
+  from: number;
+  to: number;
+}
 
 const IDLE = '(idle)';
 
@@ -89,13 +102,15 @@ export class ProfileAccumulator {
   }
 
   summary(top = 25): ProfileSummary {
-    const list = (m: Map<string, number>, only?: (at: string) => boolean): Hot[] => [...m.entries()]
-      .filter(([k]) => !k.startsWith('(root)') && (!only || only(k.split('\u0000')[1] ?? '')))
-      .sort((a, b) => b[1] - a[1]).slice(0, top)
-      .map(([k, us]) => {
-        const [name, at = ''] = k.split('\u0000');
-        return { name: name!, where: at, ms: us / 1000, share: this.busy ? us / this.busy : 0 };
-      });
+    const list = (m: Map<string, number>, only?: (at: string) => boolean): Hot[] =>
+      [...m.entries()]
+        .filter(([k]) => !k.startsWith('(root)') && (!only || only(k.split('\u0000')[1] ?? '')))
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top)
+        .map(([k, us]) => {
+          const [name, at = ''] = k.split('\u0000');
+          return { name: name!, where: at, ms: us / 1000, share: this.busy ? us / this.busy : 0 };
+        });
     return {
       busyMs: this.busy / 1000,
       idleMs: this.idle / 1000,
@@ -108,7 +123,8 @@ export class ProfileAccumulator {
 }
 
 export function renderProfile(title: string, s: ProfileSummary): string {
-  const rows = (hot: Hot[]) => hot.map((h) => `| ${(h.share * 100).toFixed(1)}% | ${h.ms.toFixed(0)} | \`${h.name}\` | ${h.where} |`).join('\n');
+  const rows = (hot: Hot[]) =>
+    hot.map((h) => `| ${(h.share * 100).toFixed(1)}% | ${h.ms.toFixed(0)} | \`${h.name}\` | ${h.where} |`).join('\n');
   return `### ${title}
 
 Busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms; shares are of busy time.

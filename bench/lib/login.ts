@@ -5,7 +5,10 @@
 import { CookieJar } from '../../test/helpers/cookie-jar.js';
 import { login } from '../../test/helpers/login.js';
 
-export interface SignedIn { cookie: string; jar: CookieJar }
+export interface SignedIn {
+  cookie: string;
+  jar: CookieJar;
+}
 
 /**
  * Signs in through `{appUrl}{basePath}/login`; returns the Cookie header for `{appUrl}/me` with only the
@@ -17,7 +20,11 @@ export async function signIn(appUrl: string, keep: RegExp, basePath = '/auth'): 
   if (result.status < 300 || result.status >= 400) {
     throw new Error(`login at ${appUrl} ended with ${result.status}, not a redirect:\n${result.hops.join('\n')}`);
   }
-  const cookie = jar.header(`${appUrl}/me`).split('; ').filter((c) => keep.test(c.slice(0, c.indexOf('=')))).join('; ');
+  const cookie = jar
+    .header(`${appUrl}/me`)
+    .split('; ')
+    .filter((c) => keep.test(c.slice(0, c.indexOf('='))))
+    .join('; ');
   if (!cookie) throw new Error(`login at ${appUrl} set no cookie:\n${result.hops.join('\n')}`);
   return { cookie, jar };
 }
@@ -32,10 +39,17 @@ export async function getJson<T = unknown>(url: string, cookie: string): Promise
 
 /** The baseline has no provider: a bench-only route stores the user and tokens ours got. */
 export async function seedBaseline(appUrl: string, body: unknown): Promise<string> {
-  const res = await fetch(`${appUrl}/__login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${appUrl}/__login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 200) throw new Error(`POST ${appUrl}/__login answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   await res.body?.cancel();
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   if (!cookie) throw new Error(`POST ${appUrl}/__login set no cookie`);
   return cookie;
 }

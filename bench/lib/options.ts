@@ -49,13 +49,17 @@ function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 export function parseScenarios(spec: string | undefined): Set<number> {
   if (!spec) return new Set(ALL_SCENARIOS);
   const out = new Set<number>();
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new Error(`BENCH_SCENARIOS: cannot read "${part}" (use e.g. 1-6,8)`);
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
     for (let n = from; n <= to; n++) {
-      if (!(ALL_SCENARIOS as readonly number[]).includes(n)) throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-${ALL_SCENARIOS.length})`);
+      if (!(ALL_SCENARIOS as readonly number[]).includes(n))
+        throw new Error(`BENCH_SCENARIOS: there is no scenario ${n} (1-${ALL_SCENARIOS.length})`);
       out.add(n);
     }
   }
@@ -77,7 +81,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     memSessions: Math.round(num(env, 'BENCH_MEM_SESSIONS', 100_000)),
     memTtl: num(env, 'BENCH_MEM_TTL', 5),
     pin: env.BENCH_PIN !== '0',
-    resultsFile: env.BENCH_RESULTS === '' ? null : env.BENCH_RESULTS ?? new URL('./RESULTS.md', new URL('..', import.meta.url)).pathname,
+    resultsFile: env.BENCH_RESULTS === '' ? null : (env.BENCH_RESULTS ?? new URL('./RESULTS.md', new URL('..', import.meta.url)).pathname),
     log: (line) => console.log(line),
   };
 }

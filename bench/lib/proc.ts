@@ -3,7 +3,7 @@
  * channel for a "ready" message and small remote calls. Servers run in their own process so the load
  * generator never shares an event loop (or, when pinned, a core) with what it measures.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,11 @@ export function canPin(): boolean {
 function availableCpus(): number {
   try {
     // Affinity, not the machine size: a container may see more CPUs than it can use.
-    const mask = execFileSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' }).trim().split(':').pop()!.trim();
+    const mask = execFileSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' })
+      .trim()
+      .split(':')
+      .pop()!
+      .trim();
     return [...BigInt(`0x${mask}`).toString(2)].filter((b) => b === '1').length;
   } catch {
     return 1;
@@ -64,7 +68,14 @@ export interface Child<Info = Record<string, unknown>> {
   stop(): Promise<void>;
 }
 
-interface Message { type: 'ready' | 'reply' | 'fatal'; id?: number; ok?: boolean; value?: unknown; error?: string; info?: unknown }
+interface Message {
+  type: 'ready' | 'reply' | 'fatal';
+  id?: number;
+  ok?: boolean;
+  value?: unknown;
+  error?: string;
+  info?: unknown;
+}
 
 const TICKS_PER_SECOND = 100;
 
@@ -96,12 +107,14 @@ export async function startChild<Info = Record<string, unknown>>(script: string,
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    for (const p of pending.values()) p.reject(new Error(`${script} exited`));
-    pending.clear();
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      for (const p of pending.values()) p.reject(new Error(`${script} exited`));
+      pending.clear();
+      resolve();
+    }),
+  );
 
   const info = await new Promise<Info>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -35,14 +35,20 @@ export interface Target {
   margin: string;
 }
 
-export function pairedRatio(result: ThroughputResult, key: string, baseline: string): { median: number; min: number; max: number } | undefined {
+export function pairedRatio(
+  result: ThroughputResult,
+  key: string,
+  baseline: string,
+): { median: number; min: number; max: number } | undefined {
   const a = result.samples[key];
   const b = result.samples[baseline];
   if (!a?.length || !b?.length) return undefined;
-  const ratios = a.map((s) => {
-    const base = b.find((x) => x.round === s.round);
-    return base ? s.rps / base.rps : NaN;
-  }).filter((r) => Number.isFinite(r));
+  const ratios = a
+    .map((s) => {
+      const base = b.find((x) => x.round === s.round);
+      return base ? s.rps / base.rps : NaN;
+    })
+    .filter((r) => Number.isFinite(r));
   return ratios.length ? { median: median(ratios), min: min(ratios), max: max(ratios) } : undefined;
 }
 
@@ -69,7 +75,8 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%`;
 function ratioTarget(scenario: string, what: string, r: { median: number } | undefined, needed: number): Target {
   if (!r) return { scenario, what, measured: 'not run', needed: `≥ ${needed.toFixed(2)}×`, met: null, margin: '' };
   return {
-    scenario, what,
+    scenario,
+    what,
     measured: `${r.median.toFixed(2)}×`,
     needed: `≥ ${needed.toFixed(2)}×`,
     met: r.median >= needed,
@@ -156,21 +163,36 @@ export function targets(input: {
   const t = input.throughput;
   if (t) {
     const has = (k: string) => t.runs.some((r) => r.key === k);
-    if (has('ours-mem')) out.push(ratioTarget('3 vs 2', 'ours ÷ express-session + passport (memory)', pairedRatio(t, 'ours-mem', 'sess-mem'), 1));
-    if (has('eoc-cookie')) out.push(ratioTarget('3 vs 4', 'ours ÷ express-openid-connect (cookie)', pairedRatio(t, 'ours-mem', 'eoc-cookie'), 1.5));
-    if (has('ours-redis')) out.push(ratioTarget('5', 'ours ÷ express-session + connect-redis + passport', pairedRatio(t, 'ours-redis', 'sess-redis'), 1));
-    if (has('ours-json')) out.push(ratioTarget('6', 'ours `GET /auth/session` ÷ the same JSON from express-session + passport', pairedRatio(t, 'ours-json', 'sess-json'), 1));
+    if (has('ours-mem'))
+      out.push(ratioTarget('3 vs 2', 'ours ÷ express-session + passport (memory)', pairedRatio(t, 'ours-mem', 'sess-mem'), 1));
+    if (has('eoc-cookie'))
+      out.push(ratioTarget('3 vs 4', 'ours ÷ express-openid-connect (cookie)', pairedRatio(t, 'ours-mem', 'eoc-cookie'), 1.5));
+    if (has('ours-redis'))
+      out.push(ratioTarget('5', 'ours ÷ express-session + connect-redis + passport', pairedRatio(t, 'ours-redis', 'sess-redis'), 1));
+    if (has('ours-json'))
+      out.push(
+        ratioTarget(
+          '6',
+          'ours `GET /auth/session` ÷ the same JSON from express-session + passport',
+          pairedRatio(t, 'ours-json', 'sess-json'),
+          1,
+        ),
+      );
   }
   if (input.herd) {
     const h = summarizeHerd(input.herd);
     const exactlyOne = h.grants.every((g) => g === 1) && h.revoked === 0 && h.failed === 0;
     out.push({
-      scenario: '7', what: `refresh grants per herd of ${input.herd.size} (each round)`,
+      scenario: '7',
+      what: `refresh grants per herd of ${input.herd.size} (each round)`,
       measured: `${h.grants.join(', ')}${h.revoked ? `; ${h.revoked} grants revoked` : ''}${h.failed ? `; ${h.failed} failed requests` : ''}`,
-      needed: 'exactly 1, no failures', met: exactlyOne, margin: '',
+      needed: 'exactly 1, no failures',
+      met: exactlyOne,
+      margin: '',
     });
     out.push({
-      scenario: '7', what: 'herd p99 with an expired token vs fresh p99 + one refresh + 20 ms',
+      scenario: '7',
+      what: 'herd p99 with an expired token vs fresh p99 + one refresh + 20 ms',
       measured: `${h.expiredP99.toFixed(0)} ms`,
       needed: `≤ ${h.allowedP99.toFixed(0)} ms (${h.freshP99.toFixed(0)} + ${input.herd.refreshRtt.toFixed(1)} + 20)`,
       met: h.expiredP99 <= h.allowedP99,
@@ -180,7 +202,8 @@ export function targets(input: {
   if (input.sizes) {
     const served = input.sizes.find((r) => r.ours);
     out.push({
-      scenario: '8', what: 'browser script `/auth/client.js`, min+gz',
+      scenario: '8',
+      what: 'browser script `/auth/client.js`, min+gz',
       measured: served?.gz == null ? 'not built' : `${served.gz.toLocaleString('en-US')} B`,
       needed: `≤ ${CLIENT_BUDGET_GZ.toLocaleString('en-US')} B`,
       met: served?.gz == null ? null : served.gz <= CLIENT_BUDGET_GZ,
@@ -194,14 +217,20 @@ export function targets(input: {
     if (ours && base) {
       const ratio = ours.perSession / base.perSession;
       out.push({
-        scenario: '9', what: 'RSS per session, ours (a sign-in\'s writes) ÷ MemoryStore',
+        scenario: '9',
+        what: "RSS per session, ours (a sign-in's writes) ÷ MemoryStore",
         measured: `${ratio.toFixed(2)}× (${Math.round(ours.perSession)} vs ${Math.round(base.perSession)} B)`,
-        needed: '≤ 1.00×', met: ratio <= 1, margin: pct(ratio - 1),
+        needed: '≤ 1.00×',
+        met: ratio <= 1,
+        margin: pct(ratio - 1),
       });
       out.push({
-        scenario: '9', what: 'ours after expiry: RSS growth left',
+        scenario: '9',
+        what: 'ours after expiry: RSS growth left',
         measured: `${(ours.leftShare * 100).toFixed(0)}% of the fill's growth (${(ours.afterExpiry / 1e6).toFixed(1)} MB)`,
-        needed: `≤ ${NEAR_START * 100}%`, met: ours.leftShare <= NEAR_START, margin: '',
+        needed: `≤ ${NEAR_START * 100}%`,
+        met: ours.leftShare <= NEAR_START,
+        margin: '',
       });
     }
   }
@@ -209,40 +238,74 @@ export function targets(input: {
   if (st) {
     const added = st.memoryEntriesAdded + st.redisKeysAdded;
     out.push({
-      scenario: '10', what: `server state from ${st.anonymousLogins} anonymous GET /auth/login`,
-      measured: `${added} entries/keys`, needed: '0', met: added === 0, margin: '',
+      scenario: '10',
+      what: `server state from ${st.anonymousLogins} anonymous GET /auth/login`,
+      measured: `${added} entries/keys`,
+      needed: '0',
+      met: added === 0,
+      margin: '',
     });
     out.push({
-      scenario: '10', what: 'Redis commands per repeated authenticated request',
-      measured: st.commandsPerRequest.toFixed(2), needed: '≤ 1', met: st.commandsPerRequest <= 1, margin: '',
+      scenario: '10',
+      what: 'Redis commands per repeated authenticated request',
+      measured: st.commandsPerRequest.toFixed(2),
+      needed: '≤ 1',
+      met: st.commandsPerRequest <= 1,
+      margin: '',
     });
   }
   const px = input.proxy;
   if (px?.throughput?.runs.some((r) => r.key === 'hand-bff')) {
     const t = px.throughput;
-    out.push(ratioTarget('11', 'ours `remoteApi` ÷ (a) express-session + http-proxy-middleware, req/s', pairedRatio(t, 'ours-proxy', 'hand-bff'), PROXY_VS_HAND));
-    out.push(ratioTarget('11', 'ours `remoteApi` ÷ (b) bare http-proxy-middleware (no session), req/s', pairedRatio(t, 'ours-proxy', 'plain-proxy'), PROXY_VS_PLAIN));
+    out.push(
+      ratioTarget(
+        '11',
+        'ours `remoteApi` ÷ (a) express-session + http-proxy-middleware, req/s',
+        pairedRatio(t, 'ours-proxy', 'hand-bff'),
+        PROXY_VS_HAND,
+      ),
+    );
+    out.push(
+      ratioTarget(
+        '11',
+        'ours `remoteApi` ÷ (b) bare http-proxy-middleware (no session), req/s',
+        pairedRatio(t, 'ours-proxy', 'plain-proxy'),
+        PROXY_VS_PLAIN,
+      ),
+    );
     const p99 = (key: string) => median((t.samples[key] ?? []).map((x) => x.p99));
     const ours = p99('ours-proxy');
     const hand = p99('hand-bff');
     out.push({
-      scenario: '11', what: 'p99 of ours vs (a)\'s p99 (medians over rounds)',
-      measured: `${ours} ms`, needed: `≤ ${hand} ms`,
+      scenario: '11',
+      what: "p99 of ours vs (a)'s p99 (medians over rounds)",
+      measured: `${ours} ms`,
+      needed: `≤ ${hand} ms`,
       met: Number.isFinite(ours) && Number.isFinite(hand) ? ours <= hand : null,
       margin: Number.isFinite(ours - hand) ? `${ours - hand > 0 ? '+' : ''}${ours - hand} ms` : '',
     });
   }
   if (px?.throughput?.runs.some((r) => r.key === 'ours-dpop')) {
-    out.push(ratioTarget('14', 'ours with DPoP (`dpop: true`) ÷ ours with Bearer tokens, `remoteApi` req/s', pairedRatio(px.throughput, 'ours-dpop', 'ours-proxy'), DPOP_VS_BEARER));
+    out.push(
+      ratioTarget(
+        '14',
+        'ours with DPoP (`dpop: true`) ÷ ours with Bearer tokens, `remoteApi` req/s',
+        pairedRatio(px.throughput, 'ours-dpop', 'ours-proxy'),
+        DPOP_VS_BEARER,
+      ),
+    );
   }
   if (px?.stream?.length) {
     const growth = streamGrowth(px);
     const judged = px.stream.filter((s) => s.kind === 'judged').map((s) => s.peak - s.before);
     const large = px.stream.find((s) => s.kind === 'large');
     out.push({
-      scenario: '12', what: `ours' RSS growth while a ${(px.stream[0]!.bytes / 1048576).toFixed(0)} MB response streams through \`remoteApi\` (worst of ${judged.length} passes after 2 warm-ups)`,
+      scenario: '12',
+      what: `ours' RSS growth while a ${(px.stream[0]!.bytes / 1048576).toFixed(0)} MB response streams through \`remoteApi\` (worst of ${judged.length} passes after 2 warm-ups)`,
       measured: `${(growth / 1e6).toFixed(1)} MB (median ${(median(judged) / 1e6).toFixed(1)} MB${large ? `; a ${(large.bytes / 1048576).toFixed(0)} MB body: ${((large.peak - large.before) / 1e6).toFixed(1)} MB` : ''})`,
-      needed: `< ${STREAM_RSS_BUDGET / 1e6} MB`, met: growth < STREAM_RSS_BUDGET, margin: pct(growth / STREAM_RSS_BUDGET - 1),
+      needed: `< ${STREAM_RSS_BUDGET / 1e6} MB`,
+      met: growth < STREAM_RSS_BUDGET,
+      margin: pct(growth / STREAM_RSS_BUDGET - 1),
     });
   }
   const ch = input.clientHerd;
@@ -250,9 +313,12 @@ export function targets(input: {
     const ok = ch.rounds.every((r) => r.grants === 1 && r.tokens === 1 && r.failed === 0);
     const failed = ch.rounds.reduce((n, r) => n + r.failed, 0);
     out.push({
-      scenario: '13', what: `client_credentials grants per herd of ${ch.size} \`getClientToken\` calls over 4 processes (each round)`,
+      scenario: '13',
+      what: `client_credentials grants per herd of ${ch.size} \`getClientToken\` calls over 4 processes (each round)`,
       measured: `${ch.rounds.map((r) => r.grants).join(', ')}; distinct tokens ${ch.rounds.map((r) => r.tokens).join(', ')}${failed ? `; ${failed} failed calls` : ''}`,
-      needed: 'exactly 1 grant, 1 token, no failures', met: ok, margin: '',
+      needed: 'exactly 1 grant, 1 token, no failures',
+      met: ok,
+      margin: '',
     });
   }
   return out;

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { createClient } from 'redis';
 import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
 import type { BenchOptions } from '../lib/options.js';
-import { startChild, type Child } from '../lib/proc.js';
+import { type Child, startChild } from '../lib/proc.js';
 import { percentile } from '../lib/stats.js';
 import type { AppInfo } from '../servers/app.js';
 import type { OpInfo } from '../servers/op.js';
@@ -38,7 +38,11 @@ export interface ClientHerdResult {
   cachedP50: number;
 }
 
-interface Shot { ms: number; token?: string; error?: string }
+interface Shot {
+  ms: number;
+  token?: string;
+  error?: string;
+}
 
 function get(agent: http.Agent, url: URL): Promise<Shot> {
   const start = performance.now();
@@ -46,12 +50,16 @@ function get(agent: http.Agent, url: URL): Promise<Shot> {
     const req = http.request(url, { agent, headers: { accept: 'application/json' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => {
         let token: string | undefined;
         try {
           token = res.statusCode === 200 ? (JSON.parse(body) as { token?: string }).token : undefined;
-        } catch { /* counted as failed */ }
+        } catch {
+          /* counted as failed */
+        }
         resolve({ ms: performance.now() - start, token, error: token ? undefined : `${res.statusCode} ${body.slice(0, 300)}` });
       });
     });
@@ -77,10 +85,12 @@ function diff(after: Record<string, number>, before: Record<string, number>): Re
 
 async function fire(targets: { agent: http.Agent; url: string }[], size: number, scope: string): Promise<{ shots: Shot[]; wall: number }> {
   const start = performance.now();
-  const shots = await Promise.all(Array.from({ length: size }, (_, i) => {
-    const t = targets[i % targets.length]!;
-    return get(t.agent, new URL(`${t.url}/__client-token?scope=${encodeURIComponent(scope)}`));
-  }));
+  const shots = await Promise.all(
+    Array.from({ length: size }, (_, i) => {
+      const t = targets[i % targets.length]!;
+      return get(t.agent, new URL(`${t.url}/__client-token?scope=${encodeURIComponent(scope)}`));
+    }),
+  );
   return { shots, wall: performance.now() - start };
 }
 
@@ -90,7 +100,10 @@ export async function runClientHerd(opts: BenchOptions): Promise<ClientHerdResul
   let op: Child<OpInfo> | undefined;
   const apps: Child<AppInfo>[] = [];
   const perInstance = Math.ceil(opts.clientHerdSize / HERD_INSTANCES);
-  const agents = Array.from({ length: HERD_INSTANCES }, () => new http.Agent({ keepAlive: true, maxSockets: perInstance, maxFreeSockets: perInstance }));
+  const agents = Array.from(
+    { length: HERD_INSTANCES },
+    () => new http.Agent({ keepAlive: true, maxSockets: perInstance, maxFreeSockets: perInstance }),
+  );
   try {
     opts.log(`setup: redis-server, oidc-provider (client_credentials on), ${HERD_INSTANCES} app instances`);
     [redis, op] = await Promise.all([
@@ -101,9 +114,11 @@ export async function runClientHerd(opts: BenchOptions): Promise<ClientHerdResul
     await stats.connect();
     const jwtKeys = await benchKeys();
     const config = { contender: 'ours-redis', ...op.info, redisUrl: redis.url, jwtKeys };
-    await Promise.all(Array.from({ length: HERD_INSTANCES }, async () => {
-      apps.push(await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config }));
-    }));
+    await Promise.all(
+      Array.from({ length: HERD_INSTANCES }, async () => {
+        apps.push(await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config }));
+      }),
+    );
     // The client's registration is valid only with a redirect URI, though this grant never uses one.
     for (const app of apps) await op.call('allowRedirect', `${app.info.url}/auth/callback`);
     const targets = apps.map((app, i) => ({ agent: agents[i]!, url: app.info.url }));
@@ -132,10 +147,19 @@ export async function runClientHerd(opts: BenchOptions): Promise<ClientHerdResul
         redis: diff(await commandCounts(stats), before),
       };
       rounds.push(r);
-      opts.log(`[client herd ${round}/${opts.herdRounds}] ${opts.clientHerdSize} getClientToken calls over ${HERD_INSTANCES} instances: client_credentials grants ${r.grants},`
-        + ` distinct tokens ${r.tokens}${r.failed ? `, ${r.failed} failed calls!` : ''}; p50/p99 ${r.p50.toFixed(1)}/${r.p99.toFixed(1)} ms, wall ${r.wall.toFixed(0)} ms`);
+      opts.log(
+        `[client herd ${round}/${opts.herdRounds}] ${opts.clientHerdSize} getClientToken calls over ${HERD_INSTANCES} instances: client_credentials grants ${r.grants},` +
+          ` distinct tokens ${r.tokens}${r.failed ? `, ${r.failed} failed calls!` : ''}; p50/p99 ${r.p50.toFixed(1)}/${r.p99.toFixed(1)} ms, wall ${r.wall.toFixed(0)} ms`,
+      );
     }
-    return { size: opts.clientHerdSize, rounds, cachedP50: percentile(cached.shots.map((s) => s.ms), 50) };
+    return {
+      size: opts.clientHerdSize,
+      rounds,
+      cachedP50: percentile(
+        cached.shots.map((s) => s.ms),
+        50,
+      ),
+    };
   } finally {
     for (const agent of agents) agent.destroy();
     await stats?.close();

@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { getJson, signIn } from '../lib/login.js';
 import type { BenchOptions } from '../lib/options.js';
-import { startChild, type Child } from '../lib/proc.js';
+import { type Child, startChild } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
 import type { AppInfo } from '../servers/app.js';
 import type { OpInfo } from '../servers/op.js';
@@ -46,7 +46,10 @@ export interface HerdResult {
   refreshRtt: number;
 }
 
-interface Shot { ms: number; ok: boolean }
+interface Shot {
+  ms: number;
+  ok: boolean;
+}
 
 function get(agent: http.Agent, url: URL, cookie: string): Promise<Shot> {
   const start = performance.now();
@@ -54,7 +57,9 @@ function get(agent: http.Agent, url: URL, cookie: string): Promise<Shot> {
     const req = http.request(url, { agent, headers: { cookie, accept: 'application/json' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => resolve({ ms: performance.now() - start, ok: res.statusCode === 200 && body.includes('"sub"') }));
     });
     req.on('error', () => resolve({ ms: performance.now() - start, ok: false }));
@@ -82,17 +87,24 @@ function diff(after: Record<string, number>, before: Record<string, number>): Re
 }
 
 export function formatCommands(counts: Record<string, number>): string {
-  return Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  return (
+    Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  );
 }
 
 /** Fires `size` requests at once, round-robin over the instances, over kept-alive sockets. */
 async function fire(targets: { agent: http.Agent; url: URL }[], size: number, cookie: string, redis: RedisClient): Promise<HerdSample> {
   const before = await commandCounts(redis);
   const start = performance.now();
-  const shots = await Promise.all(Array.from({ length: size }, (_, i) => {
-    const t = targets[i % targets.length]!;
-    return get(t.agent, t.url, cookie);
-  }));
+  const shots = await Promise.all(
+    Array.from({ length: size }, (_, i) => {
+      const t = targets[i % targets.length]!;
+      return get(t.agent, t.url, cookie);
+    }),
+  );
   const ms = shots.map((s) => s.ms);
   const wall = performance.now() - start;
   return {
@@ -121,9 +133,14 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
   let op: Child<OpInfo> | undefined;
   const apps: Child<AppInfo>[] = [];
   const perInstance = Math.ceil(opts.herdSize / HERD_INSTANCES);
-  const agents = Array.from({ length: HERD_INSTANCES }, () => new http.Agent({ keepAlive: true, maxSockets: perInstance, maxFreeSockets: perInstance }));
+  const agents = Array.from(
+    { length: HERD_INSTANCES },
+    () => new http.Agent({ keepAlive: true, maxSockets: perInstance, maxFreeSockets: perInstance }),
+  );
   try {
-    opts.log(`setup: redis-server, oidc-provider (access tokens ${opts.herdTtl} s, rotating refresh tokens), ${HERD_INSTANCES} app instances`);
+    opts.log(
+      `setup: redis-server, oidc-provider (access tokens ${opts.herdTtl} s, rotating refresh tokens), ${HERD_INSTANCES} app instances`,
+    );
     [redis, op] = await Promise.all([
       startRedis(),
       startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: opts.herdTtl, rotateRefreshToken: true } }),
@@ -132,9 +149,11 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
     await stats.connect();
     const jwtKeys = await benchKeys();
     const config = { contender: 'ours-redis', ...op.info, redisUrl: redis.url, jwtKeys };
-    await Promise.all(Array.from({ length: HERD_INSTANCES }, async () => {
-      apps.push(await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, nodeArgs, config }));
-    }));
+    await Promise.all(
+      Array.from({ length: HERD_INSTANCES }, async () => {
+        apps.push(await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, nodeArgs, config }));
+      }),
+    );
     for (const app of apps) await op.call('allowRedirect', `${app.info.url}/auth/callback`);
     const targets = apps.map((app, i) => ({ agent: agents[i]!, url: new URL(`${app.info.url}/me`) }));
     // The instances share the cookie: same secret, same Redis, cookies ignore ports.
@@ -161,11 +180,13 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
       const grants = await op.call<number>('count', 'refresh_token.consumed');
       const revoked = await op.call<number>('count', 'grant.revoked');
       rounds.push({ fresh, expired, grants, freshGrants, revoked });
-      opts.log(`[herd ${round}/${opts.herdRounds}] ${opts.herdSize} requests over ${HERD_INSTANCES} instances: refresh grants ${grants}`
-        + `${freshGrants ? ` (+${freshGrants} during the fresh herd!)` : ''}${revoked ? `, ${revoked} grants revoked!` : ''};`
-        + ` expired p50/p99 ${expired.p50.toFixed(1)}/${expired.p99.toFixed(1)} ms, fresh ${fresh.p50.toFixed(1)}/${fresh.p99.toFixed(1)} ms`
-        + `${expired.failed + fresh.failed ? `, ${expired.failed + fresh.failed} failed requests!` : ''}`
-        + `; Redis commands expired ${formatCommands(expired.redis)} / fresh ${formatCommands(fresh.redis)}`);
+      opts.log(
+        `[herd ${round}/${opts.herdRounds}] ${opts.herdSize} requests over ${HERD_INSTANCES} instances: refresh grants ${grants}` +
+          `${freshGrants ? ` (+${freshGrants} during the fresh herd!)` : ''}${revoked ? `, ${revoked} grants revoked!` : ''};` +
+          ` expired p50/p99 ${expired.p50.toFixed(1)}/${expired.p99.toFixed(1)} ms, fresh ${fresh.p50.toFixed(1)}/${fresh.p99.toFixed(1)} ms` +
+          `${expired.failed + fresh.failed ? `, ${expired.failed + fresh.failed} failed requests!` : ''}` +
+          `; Redis commands expired ${formatCommands(expired.redis)} / fresh ${formatCommands(fresh.redis)}`,
+      );
     }
     const refreshRtt = await measureRefreshRtt(op.info, apps[0]!.info.url, await login());
     opts.log(`[herd] a lone refresh_token grant at this provider: ${refreshRtt.toFixed(1)} ms (median)`);
@@ -193,7 +214,12 @@ async function measureRefreshRtt(op: OpInfo, appUrl: string, cookie: string): Pr
     const res = await fetch(meta.token_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: op.clientId, client_secret: op.clientSecret }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: op.clientId,
+        client_secret: op.clientSecret,
+      }),
     });
     const body = (await res.json()) as { refresh_token?: string };
     const ms = performance.now() - start;

@@ -20,9 +20,17 @@ import { childConfig, fatal, serve } from '../lib/child.js';
  */
 export type MemoryVariant = 'memorystore' | 'ours' | 'ours-records';
 
-export interface MemoryConfig { store: MemoryVariant; sessions: number; ttl: number }
+export interface MemoryConfig {
+  store: MemoryVariant;
+  sessions: number;
+  ttl: number;
+}
 
-export interface MemorySnapshot { rss: number; heapUsed: number; external: number }
+export interface MemorySnapshot {
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
 
 export interface MemoryRun {
   store: MemoryVariant;
@@ -63,8 +71,13 @@ function oursBlob(i: number, now: number, idpSid: string) {
 
 function oursRecord(now: number) {
   return {
-    v: 1, accessToken: token(), accessTokenIssued: now, accessTokenExpires: now + 3_600_000,
-    refreshToken: token(), idToken: token(), idTokenExpires: now + 3_600_000,
+    v: 1,
+    accessToken: token(),
+    accessTokenIssued: now,
+    accessTokenExpires: now + 3_600_000,
+    refreshToken: token(),
+    idToken: token(),
+    idTokenExpires: now + 3_600_000,
   };
 }
 
@@ -86,10 +99,13 @@ async function fillOurs(n: number, ttl: number): Promise<Filled> {
   const index = new SessionIndex(backend);
   const count = () => {
     let entries = 0;
-    memory.length((_err, c) => { entries = c ?? 0; });
+    memory.length((_err, c) => {
+      entries = c ?? 0;
+    });
     return entries;
   };
-  const save = (id: string, blob: object) => new Promise<void>((resolve, reject) => store.set(id, blob as never, (err) => (err ? reject(err) : resolve())));
+  const save = (id: string, blob: object) =>
+    new Promise<void>((resolve, reject) => store.set(id, blob as never, (err) => (err ? reject(err) : resolve())));
   let jsonBytes = 0;
   const began = Date.now();
   for (let i = 0; i < n; i++) {
@@ -105,7 +121,8 @@ async function fillOurs(n: number, ttl: number): Promise<Filled> {
     if (i === 0) jsonBytes = JSON.stringify(await store.getAsync(id)).length + JSON.stringify(record).length;
   }
   const fillMs = Date.now() - began;
-  if (count() !== n) throw new Error(`ours: ${count()} sessions after the fill, expected ${n} (did some expire during the fill? raise BENCH_MEM_TTL)`);
+  if (count() !== n)
+    throw new Error(`ours: ${count()} sessions after the fill, expected ${n} (did some expire during the fill? raise BENCH_MEM_TTL)`);
   return {
     fillMs,
     jsonBytes,
@@ -136,7 +153,9 @@ async function fillOursRecords(n: number, ttl: number): Promise<Filled> {
   const fillMs = Date.now() - began;
   const count = () => {
     let entries = 0;
-    memory.length((_err, c) => { entries = c ?? 0; });
+    memory.length((_err, c) => {
+      entries = c ?? 0;
+    });
     return entries;
   };
   if (count() !== n * 2) throw new Error(`ours-records: ${count()} entries after the fill, expected ${n * 2} (raise BENCH_MEM_TTL)`);
@@ -184,8 +203,14 @@ try {
   await sleep(config.ttl * 1000 + 2500);
   const left = filled.finish();
   const run: MemoryRun = {
-    store: config.store, sessions: config.sessions, fillMs: filled.fillMs, jsonBytes: filled.jsonBytes, ...left,
-    start, filled: full, expired: snapshot(),
+    store: config.store,
+    sessions: config.sessions,
+    fillMs: filled.fillMs,
+    jsonBytes: filled.jsonBytes,
+    ...left,
+    start,
+    filled: full,
+    expired: snapshot(),
   };
   serve(run, {});
 } catch (err) {

@@ -12,10 +12,10 @@
  * same interleaved run: one ES256 proof per request (and `Authorization: DPoP`).
  */
 import http from 'node:http';
-import { getJson, signIn } from '../lib/login.js';
 import { runLoad } from '../lib/load.js';
+import { getJson, signIn } from '../lib/login.js';
 import type { BenchOptions } from '../lib/options.js';
-import { startChild, type Child } from '../lib/proc.js';
+import { type Child, startChild } from '../lib/proc.js';
 import type { AppInfo, RssWindow } from '../servers/app.js';
 import type { AppConfig, ContenderName } from '../servers/contenders.js';
 import type { OpInfo } from '../servers/op.js';
@@ -28,10 +28,36 @@ export const API_PATH = '/api/data';
 export const CSRF_HEADERS = { 'x-oidc-session': '1' };
 
 export const PROXY_RUNS: readonly RunSpec[] = [
-  { key: 'hand-bff', scenario: 11, contender: 'hand-bff', path: API_PATH, label: '(a) express-session (MemoryStore) + http-proxy-middleware, `on.proxyReq` sets the session\'s token' },
-  { key: 'plain-proxy', scenario: 11, contender: 'plain-proxy', path: API_PATH, label: '(b) http-proxy-middleware alone, no session, a fixed token (the ceiling)' },
-  { key: 'ours-proxy', scenario: 11, contender: 'ours-proxy', path: API_PATH, label: '(c) ours: `oidcSession()` + `remoteApi(upstream, { token: \'user\' })`', baseline: 'hand-bff' },
-  { key: 'ours-dpop', scenario: 14, contender: 'ours-proxy-dpop', path: API_PATH, label: '(d) ours as (c) with `dpop: true`: `Authorization: DPoP` + an ES256 proof per request', baseline: 'ours-proxy' },
+  {
+    key: 'hand-bff',
+    scenario: 11,
+    contender: 'hand-bff',
+    path: API_PATH,
+    label: "(a) express-session (MemoryStore) + http-proxy-middleware, `on.proxyReq` sets the session's token",
+  },
+  {
+    key: 'plain-proxy',
+    scenario: 11,
+    contender: 'plain-proxy',
+    path: API_PATH,
+    label: '(b) http-proxy-middleware alone, no session, a fixed token (the ceiling)',
+  },
+  {
+    key: 'ours-proxy',
+    scenario: 11,
+    contender: 'ours-proxy',
+    path: API_PATH,
+    label: "(c) ours: `oidcSession()` + `remoteApi(upstream, { token: 'user' })`",
+    baseline: 'hand-bff',
+  },
+  {
+    key: 'ours-dpop',
+    scenario: 14,
+    contender: 'ours-proxy-dpop',
+    path: API_PATH,
+    label: '(d) ours as (c) with `dpop: true`: `Authorization: DPoP` + an ES256 proof per request',
+    baseline: 'ours-proxy',
+  },
 ];
 
 /** The runs of the selected scenarios: 11 → (a) (b) (c), 14 → (c) (d). */
@@ -74,7 +100,10 @@ export interface ProxyResult {
   stream: StreamPass[] | null;
 }
 
-interface Started { child: Child<AppInfo>; cookie?: string }
+interface Started {
+  child: Child<AppInfo>;
+  cookie?: string;
+}
 
 export interface Proxies {
   apps: Map<ContenderName, Started>;
@@ -89,7 +118,11 @@ export interface Proxies {
  * Starts the upstream and the provider (CPU 1) and the wanted proxies (one process each, CPU 0), signs ours in
  * (which then must be among them) and gives the others its token. Also used by profile.ts (--cpu-prof).
  */
-export async function startProxies(opts: BenchOptions, contenders: ContenderName[], nodeArgs: (c: ContenderName) => string[] = () => []): Promise<Proxies> {
+export async function startProxies(
+  opts: BenchOptions,
+  contenders: ContenderName[],
+  nodeArgs: (c: ContenderName) => string[] = () => [],
+): Promise<Proxies> {
   let op: Child<OpInfo> | undefined;
   let upstream: Child<UpstreamInfo> | undefined;
   const apps = new Map<ContenderName, Started>();
@@ -102,14 +135,22 @@ export async function startProxies(opts: BenchOptions, contenders: ContenderName
     opts.log(`setup: starting ${contenders.join(', ')} + upstream (node:http) + oidc-provider (JWT access tokens)`);
     // The upstream shares CPU 1 with the load generator and the provider: every contender pays for it alike.
     [op, upstream] = await Promise.all([
-      startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: 3600, jwtAccessTokens: true, dpop: contenders.includes('ours-proxy-dpop') } }),
+      startChild<OpInfo>(OP_SCRIPT, {
+        pin: opts.pin,
+        cpu: 1,
+        config: { accessTokenTtl: 3600, jwtAccessTokens: true, dpop: contenders.includes('ours-proxy-dpop') },
+      }),
       startChild<UpstreamInfo>(UPSTREAM_SCRIPT, { pin: opts.pin, cpu: 1, config: { bigBytes: opts.streamBytes } }),
     ]);
     const jwtKeys = await benchKeys();
-    await Promise.all(contenders.map(async (contender) => {
-      const config: AppConfig = { contender, ...op!.info, jwtKeys, upstream: upstream!.info.url };
-      apps.set(contender, { child: await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs: nodeArgs(contender) }) });
-    }));
+    await Promise.all(
+      contenders.map(async (contender) => {
+        const config: AppConfig = { contender, ...op!.info, jwtKeys, upstream: upstream!.info.url };
+        apps.set(contender, {
+          child: await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs: nodeArgs(contender) }),
+        });
+      }),
+    );
 
     // Ours signs in for real (the provider's token endpoint hands it the JWT); the others get the same strings.
     const ours = apps.get('ours-proxy');
@@ -117,10 +158,17 @@ export async function startProxies(opts: BenchOptions, contenders: ContenderName
     const login = async (app: Started, type: 'Bearer' | 'DPoP') => {
       await op!.call('allowRedirect', `${app.child.info.url}/auth/callback`);
       app.cookie = (await signIn(app.child.info.url, /^oidc\.sid$/)).cookie;
-      const session = await getJson<{ user: unknown; accessToken?: string; tokenType?: string; refreshToken?: string; idToken?: string; accessTokenExpires?: number }>(
-        `${app.child.info.url}/__tokens`, app.cookie);
+      const session = await getJson<{
+        user: unknown;
+        accessToken?: string;
+        tokenType?: string;
+        refreshToken?: string;
+        idToken?: string;
+        accessTokenExpires?: number;
+      }>(`${app.child.info.url}/__tokens`, app.cookie);
       const at = session.accessToken ?? '';
-      if (at.split('.').length !== 3 || at.length < 1200) throw new Error(`ours got no JWT access token (${at.length} B): is the provider re-minting?`);
+      if (at.split('.').length !== 3 || at.length < 1200)
+        throw new Error(`ours got no JWT access token (${at.length} B): is the provider re-minting?`);
       if ((session.tokenType ?? 'Bearer') !== type) throw new Error(`ours' token is ${session.tokenType}, not ${type}`);
       return session;
     };
@@ -131,7 +179,8 @@ export async function startProxies(opts: BenchOptions, contenders: ContenderName
     const hand = apps.get('hand-bff');
     if (hand) {
       hand.cookie = await post(hand.child.info.url, '/__login', {
-        user: s.user, tokens: { id_token: s.idToken, access_token: token, refresh_token: s.refreshToken, expires_at: s.accessTokenExpires },
+        user: s.user,
+        tokens: { id_token: s.idToken, access_token: token, refresh_token: s.refreshToken, expires_at: s.accessTokenExpires },
       });
     }
     const plain = apps.get('plain-proxy');
@@ -142,9 +191,11 @@ export async function startProxies(opts: BenchOptions, contenders: ContenderName
     for (const [name, app] of apps) {
       const { status, body } = await get(`${app.child.info.url}${API_PATH}`, app.cookie);
       const seen = await upstream.call<Seen>('lastSeen');
-      if (status !== 200 || body.length !== dataBytes) throw new Error(`${name}: GET ${API_PATH} answered ${status} with ${body.length} B: ${body.slice(0, 200)}`);
+      if (status !== 200 || body.length !== dataBytes)
+        throw new Error(`${name}: GET ${API_PATH} answered ${status} with ${body.length} B: ${body.slice(0, 200)}`);
       const expected = name === 'ours-proxy-dpop' ? `DPoP ${dpopToken}` : `Bearer ${token}`;
-      if (seen.authorization !== expected) throw new Error(`${name}: the upstream got ${seen.authorization?.slice(0, 40) ?? 'no'} Authorization, not the session's token`);
+      if (seen.authorization !== expected)
+        throw new Error(`${name}: the upstream got ${seen.authorization?.slice(0, 40) ?? 'no'} Authorization, not the session's token`);
       if (name === 'ours-proxy-dpop' && !seen.dpop) throw new Error(`${name}: no DPoP proof reached the upstream`);
       if (seen.cookie) throw new Error(`${name}: the browser's Cookie reached the upstream`);
     }
@@ -179,14 +230,20 @@ export async function runProxy(opts: BenchOptions): Promise<ProxyResult | null> 
   }
 }
 
-async function measure(opts: BenchOptions, runs: RunSpec[], apps: Map<ContenderName, Started>, upstream: Child<UpstreamInfo>): Promise<ThroughputResult> {
+async function measure(
+  opts: BenchOptions,
+  runs: RunSpec[],
+  apps: Map<ContenderName, Started>,
+  upstream: Child<UpstreamInfo>,
+): Promise<ThroughputResult> {
   const targets = runs.map((run) => {
     const app = apps.get(run.contender)!;
     return { run, url: `${app.child.info.url}${run.path}`, cookie: app.cookie, child: app.child };
   });
   if (opts.warmup > 0) {
     opts.log(`warm-up: ${opts.warmup} s per proxy`);
-    for (const t of targets) await runLoad({ url: t.url, cookie: t.cookie, headers: CSRF_HEADERS, duration: opts.warmup, connections: opts.connections });
+    for (const t of targets)
+      await runLoad({ url: t.url, cookie: t.cookie, headers: CSRF_HEADERS, duration: opts.warmup, connections: opts.connections });
   }
   const samples: Record<string, RunSample[]> = Object.fromEntries(runs.map((r) => [r.key, []]));
   const total = opts.rounds * targets.length;
@@ -197,7 +254,13 @@ async function measure(opts: BenchOptions, runs: RunSpec[], apps: Map<ContenderN
       const cpuBefore = t.child.cpuMs();
       const servedBefore = await upstream.call<number>('served');
       // The same headers to every contender: the request bytes are the same (the plain proxy ignores them).
-      const result = await runLoad({ url: t.url, cookie: t.cookie, headers: CSRF_HEADERS, duration: opts.duration, connections: opts.connections });
+      const result = await runLoad({
+        url: t.url,
+        cookie: t.cookie,
+        headers: CSRF_HEADERS,
+        duration: opts.duration,
+        connections: opts.connections,
+      });
       const cpuUsPerReq = ((t.child.cpuMs() - cpuBefore) * 1000) / Math.max(1, result.requests);
       // Every answer counted must have come from the upstream (a cache or a short-circuit would be fast). The
       // slack: requests in flight when autocannon stops, this run's and the previous run's, end up on one side only.
@@ -207,9 +270,11 @@ async function measure(opts: BenchOptions, runs: RunSpec[], apps: Map<ContenderN
       }
       samples[t.run.key]!.push({ ...result, round, cpuUsPerReq });
       const bad = result.errors + result.non2xx + result.timeouts;
-      opts.log(`[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  ${t.run.scenario} ${t.run.key.padEnd(11)} ${t.run.path.padEnd(10)}`
-        + ` ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s  p99 ${result.p99} ms  cpu ${Math.round(cpuUsPerReq)} µs/req`
-        + (bad ? `  !! ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts` : ''));
+      opts.log(
+        `[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  ${t.run.scenario} ${t.run.key.padEnd(11)} ${t.run.path.padEnd(10)}` +
+          ` ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s  p99 ${result.p99} ms  cpu ${Math.round(cpuUsPerReq)} µs/req` +
+          (bad ? `  !! ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts` : ''),
+      );
     }
   }
   return { runs, samples, tokenBytes: { accessToken: 0, refreshToken: 0, idToken: 0 } };
@@ -227,10 +292,16 @@ async function streamPasses(opts: BenchOptions, ours: Started, upstream: Child<U
   const big = opts.streamBytes;
   // [reader, kind, body bytes, reader rate]: the 5× bodies show whether what ours holds grows with the body.
   const plan: [StreamPass['reader'], StreamPass['kind'], number, number][] = [
-    ['slow', 'warm-up', big, SLOW_READER], ['fast', 'warm-up', big, 0],
-    ['slow', 'judged', big, SLOW_READER], ['fast', 'judged', big, 0], ['slow', 'judged', big, SLOW_READER], ['fast', 'judged', big, 0],
+    ['slow', 'warm-up', big, SLOW_READER],
+    ['fast', 'warm-up', big, 0],
+    ['slow', 'judged', big, SLOW_READER],
+    ['fast', 'judged', big, 0],
+    ['slow', 'judged', big, SLOW_READER],
+    ['fast', 'judged', big, 0],
     ['slow', 'large', big * 5, SLOW_READER * 2.5],
-    ['slow', 'live', big, SLOW_READER], ['fast', 'live', big, 0], ['slow', 'live', big * 5, SLOW_READER * 2.5],
+    ['slow', 'live', big, SLOW_READER],
+    ['fast', 'live', big, 0],
+    ['slow', 'live', big * 5, SLOW_READER * 2.5],
   ];
   try {
     for (const [reader, kind, size, rate] of plan) {
@@ -240,8 +311,10 @@ async function streamPasses(opts: BenchOptions, ours: Started, upstream: Child<U
       const upstreamMs = await upstream.call<number>('bigSentMs');
       if (bytes !== size) throw new Error(`the streamed body had ${bytes} B, not ${size}`);
       passes.push({ reader, kind, rate, bytes, ms, upstreamMs, ...rss });
-      opts.log(`[stream ${kind}] ${reader} reader: ${(bytes / 1048576).toFixed(0)} MB in ${ms.toFixed(0)} ms through ours (upstream done sending at ${upstreamMs.toFixed(0)} ms);`
-        + ` ours' RSS ${mb(rss.before)} → peak ${mb(rss.peak)} (+${mb(rss.peak - rss.before)}), after ${mb(rss.after)}; Buffers peak +${mb(rss.buffersPeak - rss.buffersBefore)}`);
+      opts.log(
+        `[stream ${kind}] ${reader} reader: ${(bytes / 1048576).toFixed(0)} MB in ${ms.toFixed(0)} ms through ours (upstream done sending at ${upstreamMs.toFixed(0)} ms);` +
+          ` ours' RSS ${mb(rss.before)} → peak ${mb(rss.peak)} (+${mb(rss.peak - rss.before)}), after ${mb(rss.after)}; Buffers peak +${mb(rss.buffersPeak - rss.buffersBefore)}`,
+      );
     }
     const seen = await upstream.call<Seen>('lastSeen');
     if (!seen.path?.startsWith('/big/')) throw new Error(`the large request reached the upstream as ${seen.path}`);
@@ -290,8 +363,15 @@ async function get(url: string, cookie: string | undefined): Promise<{ status: n
 
 /** POSTs JSON to a bench-only route; returns the cookies it set. */
 async function post(appUrl: string, path: string, body: unknown): Promise<string> {
-  const res = await fetch(`${appUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${appUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 200) throw new Error(`POST ${appUrl}${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   await res.body?.cancel();
-  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
 }

@@ -63,13 +63,22 @@ export async function runSizes(opts: BenchOptions): Promise<SizeRow[]> {
     const source = readFileSync(served, 'utf8');
     rows.push(row('ours `/auth/client.js` = dist/client/oidc-session.js (as served)', source, { ours: true }));
     const reminified = await transform(source, { minify: true, target: 'es2020', logLevel: 'silent' });
-    rows.push(row('ours `/auth/client.js` through esbuild --minify once more', reminified.code, { ours: true, note: 'shows whether the served file is fully minified' }));
+    rows.push(
+      row('ours `/auth/client.js` through esbuild --minify once more', reminified.code, {
+        ours: true,
+        note: 'shows whether the served file is fully minified',
+      }),
+    );
   } else {
     rows.push({ label: 'ours `/auth/client.js` (dist/client/oidc-session.js)', min: null, gz: null, ours: true, note: 'not built' });
   }
   const esm = `${ROOT}dist/client/esm.js`;
   if (existsSync(esm)) {
-    rows.push(row('ours `express-oidc-session/client` ESM, `export *` (esbuild)', await bundle(`export * from './dist/client/esm.js';`, ROOT), { ours: true }));
+    rows.push(
+      row('ours `express-oidc-session/client` ESM, `export *` (esbuild)', await bundle(`export * from './dist/client/esm.js';`, ROOT), {
+        ours: true,
+      }),
+    );
   }
   for (const r of rows) opts.log(`[sizes] ${r.label}: ${r.min === null ? 'not built' : `${r.min} B min, ${r.gz} B min+gz`}`);
   return rows;

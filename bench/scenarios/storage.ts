@@ -32,7 +32,10 @@ export interface StorageResult {
 }
 
 /** The two commands the counters need (structural: node-redis's client generics differ by options). */
-interface Client { info(section: string): Promise<string>; memoryUsage(key: string): Promise<unknown> }
+interface Client {
+  info(section: string): Promise<string>;
+  memoryUsage(key: string): Promise<unknown>;
+}
 
 async function commandCounts(client: Client): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -42,7 +45,7 @@ async function commandCounts(client: Client): Promise<Record<string, number>> {
 
 async function bytesOf(client: Client, keys: string[]): Promise<number> {
   let total = 0;
-  for (const key of keys) total += Number(await client.memoryUsage(key) ?? 0);
+  for (const key of keys) total += Number((await client.memoryUsage(key)) ?? 0);
   return total;
 }
 
@@ -65,7 +68,9 @@ export async function runStorage(opts: BenchOptions): Promise<StorageResult> {
     }
     const memoryEntriesAdded = (await count()) - before.memory;
     const redisKeysAdded = (await client.dbSize()) - before.redis;
-    opts.log(`[storage] ${anonymousLogins} anonymous GET /auth/login: +${memoryEntriesAdded} default-store entries, +${redisKeysAdded} Redis keys`);
+    opts.log(
+      `[storage] ${anonymousLogins} anonymous GET /auth/login: +${memoryEntriesAdded} default-store entries, +${redisKeysAdded} Redis keys`,
+    );
 
     const keysBefore = new Set(await client.keys('*'));
     const jars: CookieJar[] = [];
@@ -79,27 +84,50 @@ export async function runStorage(opts: BenchOptions): Promise<StorageResult> {
     const added = (await client.keys('*')).filter((k) => !keysBefore.has(k) && !k.includes(':jwt-keys') && !k.includes(':claim:'));
     const bytesPerSession = (await bytesOf(client, added)) / sessions;
     // The hand-built stack keeps the same content in the session blob: cookie, user, tokens.
-    const tokens = await (await fetch(`${redisApp.url}/api/tokens`, { headers: { cookie: jars[0]!.header(redisApp.url) } })).json() as Record<string, unknown>;
+    const tokens = (await (
+      await fetch(`${redisApp.url}/api/tokens`, { headers: { cookie: jars[0]!.header(redisApp.url) } })
+    ).json()) as Record<string, unknown>;
     const blob = {
       cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/', sameSite: 'lax' },
-      passport: { user: { ...(tokens.user as object), tokens: { access_token: tokens.accessToken, refresh_token: tokens.refreshToken, id_token: tokens.idToken, expires_at: tokens.accessTokenExpires } } },
+      passport: {
+        user: {
+          ...(tokens.user as object),
+          tokens: {
+            access_token: tokens.accessToken,
+            refresh_token: tokens.refreshToken,
+            id_token: tokens.idToken,
+            expires_at: tokens.accessTokenExpires,
+          },
+        },
+      },
     };
     await client.set('sess:baseline-session-id-0000000000000', JSON.stringify(blob), { EX: 86400 });
     const baselineBytesPerSession = await bytesOf(client, ['sess:baseline-session-id-0000000000000']);
-    opts.log(`[storage] Redis per signed-in session: ${(added.length / sessions).toFixed(1)} keys, ${Math.round(bytesPerSession)} B (connect-redis + express-session, same content: 1 key, ${baselineBytesPerSession} B)`);
+    opts.log(
+      `[storage] Redis per signed-in session: ${(added.length / sessions).toFixed(1)} keys, ${Math.round(bytesPerSession)} B (connect-redis + express-session, same content: 1 key, ${baselineBytesPerSession} B)`,
+    );
 
     const cookie = jars[0]!.header(`${redisApp.url}/api/me`);
     await (await fetch(`${redisApp.url}/api/me`, { headers: { cookie, accept: 'application/json' } })).body?.cancel();
     const c0 = await commandCounts(client);
-    for (let i = 0; i < requests; i++) await (await fetch(`${redisApp.url}/api/me`, { headers: { cookie, accept: 'application/json' } })).body?.cancel();
+    for (let i = 0; i < requests; i++)
+      await (await fetch(`${redisApp.url}/api/me`, { headers: { cookie, accept: 'application/json' } })).body?.cancel();
     const c1 = await commandCounts(client);
     const commands: Record<string, number> = {};
     for (const [k, v] of Object.entries(c1)) if (k !== 'info' && v - (c0[k] ?? 0) > 0) commands[k] = v - (c0[k] ?? 0);
     const commandsPerRequest = Object.values(commands).reduce((a, b) => a + b, 0) / requests;
     opts.log(`[storage] Redis commands per repeated authenticated request: ${commandsPerRequest.toFixed(2)} (${JSON.stringify(commands)})`);
     return {
-      anonymousLogins, memoryEntriesAdded, redisKeysAdded, sessions, keysPerSession: added.length / sessions, bytesPerSession,
-      baselineBytesPerSession, requests, commandsPerRequest, commands,
+      anonymousLogins,
+      memoryEntriesAdded,
+      redisKeysAdded,
+      sessions,
+      keysPerSession: added.length / sessions,
+      bytesPerSession,
+      baselineBytesPerSession,
+      requests,
+      commandsPerRequest,
+      commands,
     };
   } finally {
     await memoryApp.close();

@@ -5,10 +5,10 @@
  */
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { type LoadResult, runLoad } from '../lib/load.js';
 import { getJson, seedBaseline, signIn } from '../lib/login.js';
-import { runLoad, type LoadResult } from '../lib/load.js';
 import type { BenchOptions } from '../lib/options.js';
-import { startChild, type Child } from '../lib/proc.js';
+import { type Child, startChild } from '../lib/proc.js';
 import type { AppInfo } from '../servers/app.js';
 import type { AppConfig, ContenderName } from '../servers/contenders.js';
 import type { OpInfo } from '../servers/op.js';
@@ -29,12 +29,46 @@ export interface RunSpec {
 export const RUNS: readonly RunSpec[] = [
   { key: 'express', scenario: 1, contender: 'express', path: '/me', label: 'bare Express 5 route, `res.json`' },
   { key: 'sess-mem', scenario: 2, contender: 'sess-mem', path: '/me', label: 'express-session (MemoryStore) + passport, `req.user`' },
-  { key: 'ours-mem', scenario: 3, contender: 'ours-mem', path: '/me', label: 'ours: `requiresAuth()` + `getServerSession()`, default store', baseline: 'sess-mem' },
-  { key: 'eoc-cookie', scenario: 4, contender: 'eoc-cookie', path: '/me', label: 'express-openid-connect `auth()`, encrypted cookie, `req.oidc.user`', baseline: 'sess-mem' },
+  {
+    key: 'ours-mem',
+    scenario: 3,
+    contender: 'ours-mem',
+    path: '/me',
+    label: 'ours: `requiresAuth()` + `getServerSession()`, default store',
+    baseline: 'sess-mem',
+  },
+  {
+    key: 'eoc-cookie',
+    scenario: 4,
+    contender: 'eoc-cookie',
+    path: '/me',
+    label: 'express-openid-connect `auth()`, encrypted cookie, `req.oidc.user`',
+    baseline: 'sess-mem',
+  },
   { key: 'sess-redis', scenario: 5, contender: 'sess-redis', path: '/me', label: 'express-session + connect-redis + passport' },
-  { key: 'ours-redis', scenario: 5, contender: 'ours-redis', path: '/me', label: 'ours with `redis:` (connect-redis inside)', baseline: 'sess-redis' },
-  { key: 'sess-json', scenario: 6, contender: 'sess-mem', path: '/session', label: 'express-session + passport, route sending the same session JSON' },
-  { key: 'ours-json', scenario: 6, contender: 'ours-mem', path: '/auth/session', label: 'ours: `GET /auth/session`', baseline: 'sess-json' },
+  {
+    key: 'ours-redis',
+    scenario: 5,
+    contender: 'ours-redis',
+    path: '/me',
+    label: 'ours with `redis:` (connect-redis inside)',
+    baseline: 'sess-redis',
+  },
+  {
+    key: 'sess-json',
+    scenario: 6,
+    contender: 'sess-mem',
+    path: '/session',
+    label: 'express-session + passport, route sending the same session JSON',
+  },
+  {
+    key: 'ours-json',
+    scenario: 6,
+    contender: 'ours-mem',
+    path: '/auth/session',
+    label: 'ours: `GET /auth/session`',
+    baseline: 'sess-json',
+  },
 ];
 
 /** Which runs each scenario needs: its contenders and the baseline it is divided by. */
@@ -66,7 +100,10 @@ export function selectedRuns(scenarios: Set<number>): RunSpec[] {
   return RUNS.filter((r) => keys.has(r.key));
 }
 
-interface Started { child: Child<AppInfo>; cookie?: string }
+interface Started {
+  child: Child<AppInfo>;
+  cookie?: string;
+}
 
 /** One signing key per run for ours' session JWT: shared by instances, and no "generated key" warning. */
 export async function benchKeys(): Promise<JWK[]> {
@@ -84,7 +121,11 @@ export interface Contenders {
  * Starts the contenders (one process each, on CPU 0), the provider and Redis as needed, and signs each
  * contender in. Also used by profile.ts, which passes --cpu-prof for the servers it profiles.
  */
-export async function startContenders(opts: BenchOptions, wanted: Set<ContenderName>, nodeArgs?: (c: ContenderName) => string[]): Promise<Contenders> {
+export async function startContenders(
+  opts: BenchOptions,
+  wanted: Set<ContenderName>,
+  nodeArgs?: (c: ContenderName) => string[],
+): Promise<Contenders> {
   const contenders = new Set(wanted);
   // Baselines carry exactly what ours got from the provider, so ours always signs in first.
   if (contenders.has('sess-mem') || contenders.has('sess-redis')) contenders.add('ours-mem');
@@ -106,11 +147,13 @@ export async function startContenders(opts: BenchOptions, wanted: Set<ContenderN
       needsRedis ? startRedis() : undefined,
     ]);
     const jwtKeys = await benchKeys();
-    await Promise.all([...contenders].map(async (contender) => {
-      const config: AppConfig = { contender, ...op?.info, jwtKeys, redisUrl: contender.endsWith('redis') ? redis!.url : undefined };
-      const child = await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs: nodeArgs?.(contender) });
-      apps.set(contender, { child });
-    }));
+    await Promise.all(
+      [...contenders].map(async (contender) => {
+        const config: AppConfig = { contender, ...op?.info, jwtKeys, redisUrl: contender.endsWith('redis') ? redis!.url : undefined };
+        const child = await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, config, nodeArgs: nodeArgs?.(contender) });
+        apps.set(contender, { child });
+      }),
+    );
     const tokenBytes = await signInAll(apps, op);
     return { apps, tokenBytes, close };
   } catch (err) {
@@ -119,7 +162,12 @@ export async function startContenders(opts: BenchOptions, wanted: Set<ContenderN
   }
 }
 
-export interface Target { run: RunSpec; url: string; cookie?: string; child: Child<AppInfo> }
+export interface Target {
+  run: RunSpec;
+  url: string;
+  cookie?: string;
+  child: Child<AppInfo>;
+}
 
 export async function targetsOf(runs: RunSpec[], c: Contenders): Promise<Target[]> {
   const targets = runs.map((run) => {
@@ -152,9 +200,11 @@ export async function runThroughput(opts: BenchOptions): Promise<ThroughputResul
         const cpuUsPerReq = ((t.child.cpuMs() - cpuBefore) * 1000) / Math.max(1, result.requests);
         samples[t.run.key]!.push({ ...result, round, cpuUsPerReq });
         const bad = result.errors + result.non2xx + result.timeouts;
-        opts.log(`[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  ${String(t.run.scenario)} ${t.run.key.padEnd(10)} ${t.run.path.padEnd(13)}`
-          + ` ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s  p99 ${result.p99} ms  cpu ${Math.round(cpuUsPerReq)} µs/req`
-          + (bad ? `  !! ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts` : ''));
+        opts.log(
+          `[${String(n).padStart(2)}/${total}] round ${round}/${opts.rounds}  ${String(t.run.scenario)} ${t.run.key.padEnd(10)} ${t.run.path.padEnd(13)}` +
+            ` ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s  p99 ${result.p99} ms  cpu ${Math.round(cpuUsPerReq)} µs/req` +
+            (bad ? `  !! ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts` : ''),
+        );
       }
     }
     return { runs, samples, tokenBytes: c.tokenBytes };

@@ -1,9 +1,11 @@
 /** One contender in its own process: listens on 127.0.0.1:0, announces its URL, serves until told to exit. */
 import { listen } from '../../test/helpers/server.js';
 import { childConfig, fatal, serve } from '../lib/child.js';
-import { buildApp, type AppConfig } from './contenders.js';
+import { type AppConfig, buildApp } from './contenders.js';
 
-export interface AppInfo { url: string }
+export interface AppInfo {
+  url: string;
+}
 
 const config = childConfig<AppConfig>();
 
@@ -40,14 +42,23 @@ async function rssStart(live = false): Promise<number> {
   }, 5);
   return before.rss;
 }
-export interface RssWindow { before: number; peak: number; after: number; buffersBefore: number; buffersPeak: number }
+export interface RssWindow {
+  before: number;
+  peak: number;
+  after: number;
+  buffersBefore: number;
+  buffersPeak: number;
+}
 function rssStop(): RssWindow {
   clearInterval(memTimer);
   const after = sample();
   collect = false;
   return {
-    before: before.rss, peak: Math.max(peak.rss, after.rss), after: after.rss,
-    buffersBefore: before.arrayBuffers, buffersPeak: Math.max(peak.arrayBuffers, after.arrayBuffers),
+    before: before.rss,
+    peak: Math.max(peak.rss, after.rss),
+    after: after.rss,
+    buffersBefore: before.arrayBuffers,
+    buffersPeak: Math.max(peak.arrayBuffers, after.arrayBuffers),
   };
 }
 
@@ -60,15 +71,19 @@ try {
   server.attach(built.app);
   await built.ready;
   const info: AppInfo = { url: server.url };
-  serve(info, {
-    // CLOCK_MONOTONIC in µs, the clock of --cpu-prof's sample timestamps: profile.ts keeps only the load window.
-    monotonicUs: () => Number(process.hrtime.bigint() / 1000n),
-    rssStart,
-    rssStop,
-  }, async () => {
-    await server.close();
-    await built.close?.();
-  });
+  serve(
+    info,
+    {
+      // CLOCK_MONOTONIC in µs, the clock of --cpu-prof's sample timestamps: profile.ts keeps only the load window.
+      monotonicUs: () => Number(process.hrtime.bigint() / 1000n),
+      rssStart,
+      rssStop,
+    },
+    async () => {
+      await server.close();
+      await built.close?.();
+    },
+  );
 } catch (err) {
   fatal(err);
 }

@@ -4,16 +4,25 @@
  * scenario 11 answer GET /api/* from the upstream instead, with the session's access token attached.
  */
 import http from 'node:http';
+import { RedisStore } from 'connect-redis';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { Passport } from 'passport';
-import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import type { JWK } from 'jose';
+import { Passport } from 'passport';
+import { createClient } from 'redis';
 import { getClientToken, getServerSession, oidcSession, remoteApi, requiresAuth } from '../../lib/index.js';
 
-export type ContenderName = 'express' | 'sess-mem' | 'sess-redis' | 'ours-mem' | 'ours-redis' | 'eoc-cookie'
-  | 'hand-bff' | 'plain-proxy' | 'ours-proxy' | 'ours-proxy-dpop';
+export type ContenderName =
+  | 'express'
+  | 'sess-mem'
+  | 'sess-redis'
+  | 'ours-mem'
+  | 'ours-redis'
+  | 'eoc-cookie'
+  | 'hand-bff'
+  | 'plain-proxy'
+  | 'ours-proxy'
+  | 'ours-proxy-dpop';
 
 export interface AppConfig {
   contender: ContenderName;
@@ -79,13 +88,15 @@ function sessionPassport(config: AppConfig): BuiltApp {
   const warn = console.warn;
   console.warn = () => {};
   try {
-    app.use(session({
-      secret: BENCH_SECRET,
-      store,
-      resave: false,
-      saveUninitialized: false,
-      cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
-    }));
+    app.use(
+      session({
+        secret: BENCH_SECRET,
+        store,
+        resave: false,
+        saveUninitialized: false,
+        cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
+      }),
+    );
   } finally {
     console.warn = warn;
   }
@@ -168,16 +179,18 @@ async function eoc(config: AppConfig, baseURL: string): Promise<BuiltApp> {
   // A CommonJS package: its exports arrive as the default export.
   const { auth, requiresAuth: eocRequiresAuth } = loaded.default ?? loaded;
   const app = express();
-  app.use(auth({
-    issuerBaseURL: config.issuer,
-    baseURL,
-    clientID: config.clientId,
-    clientSecret: config.clientSecret,
-    secret: BENCH_SECRET,
-    authRequired: false,
-    idpLogout: false,
-    authorizationParams: { response_type: 'code', response_mode: 'query', scope: 'openid profile email offline_access' },
-  }));
+  app.use(
+    auth({
+      issuerBaseURL: config.issuer,
+      baseURL,
+      clientID: config.clientId,
+      clientSecret: config.clientSecret,
+      secret: BENCH_SECRET,
+      authRequired: false,
+      idpLogout: false,
+      authorizationParams: { response_type: 'code', response_mode: 'query', scope: 'openid profile email offline_access' },
+    }),
+  );
   app.get('/me', eocRequiresAuth(), (req, res) => {
     res.json({ user: (req as unknown as { oidc: { user: unknown } }).oidc.user });
   });
@@ -196,7 +209,12 @@ async function loadHpm(): Promise<HpmModule['createProxyMiddleware']> {
 }
 
 /** The session's token record as hand-built stacks keep it (the shape express-openid-connect uses too). */
-interface HandTokens { access_token?: string; refresh_token?: string; id_token?: string; expires_at?: number }
+interface HandTokens {
+  access_token?: string;
+  refresh_token?: string;
+  id_token?: string;
+  expires_at?: number;
+}
 
 /**
  * (a) The BFF a user builds by hand today: express-session (MemoryStore) holding the tokens, and
@@ -209,13 +227,15 @@ async function handBff(config: AppConfig): Promise<BuiltApp> {
   const warn = console.warn;
   console.warn = () => {};
   try {
-    app.use(session({
-      secret: BENCH_SECRET,
-      store: new session.MemoryStore(),
-      resave: false,
-      saveUninitialized: false,
-      cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
-    }));
+    app.use(
+      session({
+        secret: BENCH_SECRET,
+        store: new session.MemoryStore(),
+        resave: false,
+        saveUninitialized: false,
+        cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
+      }),
+    );
   } finally {
     console.warn = warn;
   }
@@ -227,21 +247,25 @@ async function handBff(config: AppConfig): Promise<BuiltApp> {
     res.json({ ok: true });
   });
   const tokensOf = (req: unknown) => ((req as Request).session as unknown as { tokens?: HandTokens }).tokens;
-  app.use('/api', (req, res, next) => {
-    if (!tokensOf(req)?.access_token) return unauthenticated(res);
-    next();
-  }, createProxyMiddleware({
-    target: config.upstream,
-    changeOrigin: true,
-    // Without an agent http-proxy sends `Connection: close` and opens a connection per request.
-    agent: new http.Agent({ keepAlive: true }),
-    on: {
-      proxyReq: (proxyReq: http.ClientRequest, req: unknown) => {
-        proxyReq.removeHeader('cookie');
-        proxyReq.setHeader('authorization', `Bearer ${tokensOf(req)!.access_token}`);
-      },
+  app.use(
+    '/api',
+    (req, res, next) => {
+      if (!tokensOf(req)?.access_token) return unauthenticated(res);
+      next();
     },
-  }));
+    createProxyMiddleware({
+      target: config.upstream,
+      changeOrigin: true,
+      // Without an agent http-proxy sends `Connection: close` and opens a connection per request.
+      agent: new http.Agent({ keepAlive: true }),
+      on: {
+        proxyReq: (proxyReq: http.ClientRequest, req: unknown) => {
+          proxyReq.removeHeader('cookie');
+          proxyReq.setHeader('authorization', `Bearer ${tokensOf(req)!.access_token}`);
+        },
+      },
+    }),
+  );
   return { app };
 }
 
@@ -254,32 +278,44 @@ async function plainProxy(config: AppConfig): Promise<BuiltApp> {
     token = String((req.body as { token: string }).token);
     res.json({ ok: true });
   });
-  app.use('/api', createProxyMiddleware({
-    target: config.upstream,
-    changeOrigin: true,
-    agent: new http.Agent({ keepAlive: true }),
-    on: {
-      proxyReq: (proxyReq: http.ClientRequest) => {
-        proxyReq.removeHeader('cookie');
-        proxyReq.setHeader('authorization', `Bearer ${token}`);
+  app.use(
+    '/api',
+    createProxyMiddleware({
+      target: config.upstream,
+      changeOrigin: true,
+      agent: new http.Agent({ keepAlive: true }),
+      on: {
+        proxyReq: (proxyReq: http.ClientRequest) => {
+          proxyReq.removeHeader('cookie');
+          proxyReq.setHeader('authorization', `Bearer ${token}`);
+        },
       },
-    },
-  }));
+    }),
+  );
   return { app };
 }
 
 export async function buildApp(config: AppConfig, baseURL: string): Promise<BuiltApp> {
   switch (config.contender) {
-    case 'express': return bare();
+    case 'express':
+      return bare();
     case 'sess-mem':
-    case 'sess-redis': return sessionPassport(config);
+    case 'sess-redis':
+      return sessionPassport(config);
     case 'ours-mem':
-    case 'ours-redis': return ours(config, baseURL);
-    case 'eoc-cookie': return eoc(config, baseURL);
-    case 'ours-proxy': return ours(config, baseURL);
-    case 'ours-proxy-dpop': return ours({ ...config, dpop: true }, baseURL);
-    case 'hand-bff': return handBff(config);
-    case 'plain-proxy': return plainProxy(config);
-    default: throw new Error(`unknown contender ${String(config.contender)}`);
+    case 'ours-redis':
+      return ours(config, baseURL);
+    case 'eoc-cookie':
+      return eoc(config, baseURL);
+    case 'ours-proxy':
+      return ours(config, baseURL);
+    case 'ours-proxy-dpop':
+      return ours({ ...config, dpop: true }, baseURL);
+    case 'hand-bff':
+      return handBff(config);
+    case 'plain-proxy':
+      return plainProxy(config);
+    default:
+      throw new Error(`unknown contender ${String(config.contender)}`);
   }
 }

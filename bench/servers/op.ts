@@ -10,8 +10,8 @@
  * document then lists no userinfo endpoint (the provider would not know the re-minted token, and a DPoP proof
  * names the token it is for), so the user is the ID token's claims. The app gets it through its real login.
  */
-import http from 'node:http';
-import { calculateJwkThumbprint, decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
+import type http from 'node:http';
+import { calculateJwkThumbprint, decodeProtectedHeader, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { startProvider } from '../../test/helpers/op.js';
 import { childConfig, fatal, serve } from '../lib/child.js';
 
@@ -25,7 +25,11 @@ export interface OpConfig {
   /** features.dPoP: tokens bound to the client's key when its token request carries a proof (scenario 14) */
   dpop?: boolean;
 }
-export interface OpInfo { issuer: string; clientId: string; clientSecret: string }
+export interface OpInfo {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
 
 const config = childConfig<OpConfig>();
 /** Marks the re-minting layer's own request to the provider, which must not be intercepted again. */
@@ -38,10 +42,26 @@ const { privateKey } = await generateKeyPair('RS256');
 async function mint(issuer: string, sub: string, clientId: string, scope: string, expiresIn: number, jkt?: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
-    iss: issuer, sub, aud: 'https://api.bench.example', azp: clientId, client_id: clientId, scope,
-    iat: now, nbf: now, exp: now + expiresIn, jti: crypto.randomUUID(), sid: crypto.randomUUID(),
-    auth_time: now, acr: '1', amr: ['pwd'], name: 'Alice Test', email: 'alice@example.test', preferred_username: 'alice',
-    tid: '72f988bf-86f1-41af-91ab-2d7cd011db47', oid: crypto.randomUUID(), ver: '2.0',
+    iss: issuer,
+    sub,
+    aud: 'https://api.bench.example',
+    azp: clientId,
+    client_id: clientId,
+    scope,
+    iat: now,
+    nbf: now,
+    exp: now + expiresIn,
+    jti: crypto.randomUUID(),
+    sid: crypto.randomUUID(),
+    auth_time: now,
+    acr: '1',
+    amr: ['pwd'],
+    name: 'Alice Test',
+    email: 'alice@example.test',
+    preferred_username: 'alice',
+    tid: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    oid: crypto.randomUUID(),
+    ver: '2.0',
     realm_access: { roles: ['offline_access', 'uma_authorization', 'orders.read', 'orders.write'] },
     ...(jkt ? { cnf: { jkt } } : {}),
     groups: [] as string[],
@@ -69,7 +89,12 @@ async function inner(issuer: string, req: http.IncomingMessage, body: Buffer | u
     if (typeof v === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers.set(k, v);
   }
   headers.set(INNER, '1');
-  return fetch(`${issuer}${req.url}`, { method: req.method, headers, body: body?.length ? new Uint8Array(body) : undefined, redirect: 'manual' });
+  return fetch(`${issuer}${req.url}`, {
+    method: req.method,
+    headers,
+    body: body?.length ? new Uint8Array(body) : undefined,
+    redirect: 'manual',
+  });
 }
 
 async function reply(res: http.ServerResponse, answer: Response, body: string): Promise<void> {
@@ -103,12 +128,22 @@ function remint(issuer: string, clientId: () => string) {
         await reply(res, answer, text);
         return;
       }
-      const json = JSON.parse(text) as { access_token?: string; token_type?: string; expires_in?: number; scope?: string; id_token?: string };
+      const json = JSON.parse(text) as {
+        access_token?: string;
+        token_type?: string;
+        expires_in?: number;
+        scope?: string;
+        id_token?: string;
+      };
       if (json.access_token) {
-        const sub = json.id_token ? String((JSON.parse(Buffer.from(json.id_token.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub) : 'alice';
+        const sub = json.id_token
+          ? String((JSON.parse(Buffer.from(json.id_token.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub)
+          : 'alice';
         const proof = req.headers.dpop;
-        const jkt = json.token_type === 'DPoP' && typeof proof === 'string'
-          ? await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK) : undefined;
+        const jkt =
+          json.token_type === 'DPoP' && typeof proof === 'string'
+            ? await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK)
+            : undefined;
         json.access_token = await mint(issuer, sub, clientId(), json.scope ?? 'openid', json.expires_in ?? config.accessTokenTtl, jkt);
       }
       await reply(res, answer, JSON.stringify(json));
@@ -135,12 +170,16 @@ try {
   clientId = op.clientId;
   if (config.jwtAccessTokens) intercept = remint(op.issuer, () => clientId);
   const info: OpInfo = { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret };
-  serve(info, {
-    allowRedirect: (uri: string) => op.allowRedirect(uri),
-    count: (event: string) => op.count(event),
-    events: () => [...op.events],
-    resetCounts: () => op.resetCounts(),
-  }, () => op.stop());
+  serve(
+    info,
+    {
+      allowRedirect: (uri: string) => op.allowRedirect(uri),
+      count: (event: string) => op.count(event),
+      events: () => [...op.events],
+      resetCounts: () => op.resetCounts(),
+    },
+    () => op.stop(),
+  );
 } catch (err) {
   fatal(err);
 }

@@ -9,9 +9,19 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { childConfig, fatal, serve } from '../lib/child.js';
 
-export interface UpstreamInfo { url: string }
-export interface UpstreamConfig { bigBytes?: number }
-export interface Seen { authorization?: string; dpop?: string; cookie?: string; path?: string; rawHeaders?: string[] }
+export interface UpstreamInfo {
+  url: string;
+}
+export interface UpstreamConfig {
+  bigBytes?: number;
+}
+export interface Seen {
+  authorization?: string;
+  dpop?: string;
+  cookie?: string;
+  path?: string;
+  rawHeaders?: string[];
+}
 
 const config = childConfig<UpstreamConfig>();
 const BIG = config.bigBytes ?? 10 * 1024 * 1024;
@@ -19,7 +29,13 @@ const CHUNK = Buffer.alloc(64 * 1024, 'x');
 
 /** About 1 KB: a page of an "orders" API. */
 const DATA = JSON.stringify({
-  items: Array.from({ length: 12 }, (_, i) => ({ id: `ord_${1000 + i}`, status: i % 2 ? 'shipped' : 'open', total: 19.9 + i, currency: 'EUR', lines: i + 1 })),
+  items: Array.from({ length: 12 }, (_, i) => ({
+    id: `ord_${1000 + i}`,
+    status: i % 2 ? 'shipped' : 'open',
+    total: 19.9 + i,
+    currency: 'EUR',
+    lines: i + 1,
+  })),
   page: 1,
   next: '/orders?page=2',
 });
@@ -35,7 +51,13 @@ let bigSentMs = NaN;
 try {
   const server = http.createServer((req, res) => {
     const dpop = req.headers.dpop;
-    seen = { authorization: req.headers.authorization, dpop: typeof dpop === 'string' ? dpop : undefined, cookie: req.headers.cookie, path: req.url, rawHeaders: req.rawHeaders };
+    seen = {
+      authorization: req.headers.authorization,
+      dpop: typeof dpop === 'string' ? dpop : undefined,
+      cookie: req.headers.cookie,
+      path: req.url,
+      rawHeaders: req.rawHeaders,
+    };
     // Bearer, or DPoP with a proof (not verified: the bench measures the proxy, not the API).
     if (!/^(?:Bearer|DPoP) ./.test(req.headers.authorization ?? '') || (req.headers.authorization!.startsWith('DPoP ') && !dpop)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":"invalid_token"}');
@@ -52,16 +74,20 @@ try {
       const size = big[1] ? Number(big[1]) : BIG;
       const start = performance.now();
       bigSentMs = NaN;
-      res.once('finish', () => { bigSentMs = performance.now() - start; });
+      res.once('finish', () => {
+        bigSentMs = performance.now() - start;
+      });
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
       let left = size;
-      Readable.from((function* () {
-        while (left > 0) {
-          const n = Math.min(left, CHUNK.length);
-          left -= n;
-          yield n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n);
-        }
-      })()).pipe(res);
+      Readable.from(
+        (function* () {
+          while (left > 0) {
+            const n = Math.min(left, CHUNK.length);
+            left -= n;
+            yield n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n);
+          }
+        })(),
+      ).pipe(res);
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
@@ -73,15 +99,20 @@ try {
   });
   const { port } = server.address() as import('node:net').AddressInfo;
   const info: UpstreamInfo = { url: `http://127.0.0.1:${port}` };
-  serve(info, {
-    lastSeen: () => seen,
-    served: () => served,
-    bigSentMs: () => bigSentMs,
-    dataBytes: () => DATA.length,
-  }, () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
+  serve(
+    info,
+    {
+      lastSeen: () => seen,
+      served: () => served,
+      bigSentMs: () => bigSentMs,
+      dataBytes: () => DATA.length,
+    },
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
 } catch (err) {
   fatal(err);
 }

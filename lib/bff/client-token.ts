@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { debugLog } from '../events.js';
-import { deriveDpopKey, generateDpopKey, type DpopKey } from '../oidc/dpop.js';
+import { type DpopKey, deriveDpopKey, generateDpopKey } from '../oidc/dpop.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 
@@ -38,7 +38,10 @@ interface Cached {
 }
 
 /** A client token and, when it is DPoP-bound, its key. @internal */
-export interface ClientCredential { token: string; dpop?: DpopKey }
+export interface ClientCredential {
+  token: string;
+  dpop?: DpopKey;
+}
 
 const debug = debugLog('client-token');
 const POLL_MS = 40;
@@ -94,7 +97,8 @@ class ClientTokens {
           if (this.usable(again)) return this.keep(key, again);
           const fresh = await this.grant(options);
           this.keep(key, fresh);
-          await backend.setValue(name, JSON.stringify(fresh), fresh.expires - Date.now())
+          await backend
+            .setValue(name, JSON.stringify(fresh), fresh.expires - Date.now())
             .catch((err: unknown) => debug('client token not shared: %s', (err as Error).message));
           return fresh;
         } finally {
@@ -135,7 +139,8 @@ class ClientTokens {
     // With dpop, the app's own tokens are sender-constrained too (a proof on this token request as on every
     // other); the key is derived from the secret (ES256/EdDSA) or made once per grant (PS256).
     const dpop = config.dpop
-      ? deriveDpopKey(config.dpop.alg, config.secrets[0]!, 'client-credentials') ?? await generateDpopKey(config.dpop.alg) : undefined;
+      ? (deriveDpopKey(config.dpop.alg, config.secrets[0]!, 'client-credentials') ?? (await generateDpopKey(config.dpop.alg)))
+      : undefined;
     const t = await tokenRequest(config, meta.token_endpoint, params, 'client credentials', dpop);
     const expires = accessTokenExpiry(t.expires_in, t.access_token, now, config.defaultExpiresIn);
     const bound = dpop && t.token_type?.toLowerCase() === 'dpop' ? { dpopKey: dpop } : {};
@@ -145,7 +150,10 @@ class ClientTokens {
 
 // Hashed: scope and resource are app-chosen text, and become a Redis key.
 function keyOf(options: ClientTokenOptions): string {
-  return createHash('sha256').update(JSON.stringify([options.scope ?? '', options.resource ?? ''])).digest('base64url').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify([options.scope ?? '', options.resource ?? '']))
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 const perContext = new WeakMap<OidcContext, ClientTokens>();
@@ -182,7 +190,9 @@ export function getClientToken(req: IncomingMessage, options: ClientTokenOptions
 /** The client token with its DPoP key, for remoteApi. @internal */
 export function getClientCredential(req: IncomingMessage, options: ClientTokenOptions = {}): Promise<ClientCredential> {
   try {
-    return tokensOf(req, 'getClientToken').get(options).then((c) => ({ token: c.token, dpop: c.dpopKey }));
+    return tokensOf(req, 'getClientToken')
+      .get(options)
+      .then((c) => ({ token: c.token, dpop: c.dpopKey }));
   } catch (err) {
     return Promise.reject(err);
   }

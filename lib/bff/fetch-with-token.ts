@@ -1,7 +1,7 @@
 /** fetchWithToken(req, input, init?): `fetch` with the session's fresh access token, renewed once after a 401. */
 import type { IncomingMessage } from 'node:http';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { asksForNonce, dpopProof, rememberNonce, type DpopKey } from '../oidc/dpop.js';
+import { asksForNonce, type DpopKey, dpopProof, rememberNonce } from '../oidc/dpop.js';
 import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
 
 /** A user token younger than this is not refreshed again after a 401: the API refuses it for another reason. */
@@ -28,7 +28,11 @@ export async function fetchWithToken(req: IncomingMessage, input: string | URL |
   const token = session?.accessToken;
   if (!token) {
     if (session?.error === 'RefreshAccessTokenUnavailable') {
-      throw new AuthError(ErrorCodes.REFRESH_UNAVAILABLE, 503, 'fetchWithToken: the identity provider cannot be reached to refresh the session');
+      throw new AuthError(
+        ErrorCodes.REFRESH_UNAVAILABLE,
+        503,
+        'fetchWithToken: the identity provider cannot be reached to refresh the session',
+      );
     }
     throw session
       ? new AuthError(ErrorCodes.REFRESH_FAILED, 401, 'fetchWithToken: the session can no longer be refreshed; sign in again')
@@ -37,8 +41,12 @@ export async function fetchWithToken(req: IncomingMessage, input: string | URL |
   const dpop = session.tokenType === 'DPoP' ? await dpopKeyOf(req as never) : undefined;
   const send = async (t: string): Promise<Response> => {
     let res = await fetch(input, await withToken(input, init, t, dpop));
-    if (dpop && rememberNonce(urlOf(input), res.headers) && asksForNonce(res.status, res.headers.get('www-authenticate'))
-      && resendable(input, init)) {
+    if (
+      dpop &&
+      rememberNonce(urlOf(input), res.headers) &&
+      asksForNonce(res.status, res.headers.get('www-authenticate')) &&
+      resendable(input, init)
+    ) {
       // Refused before it was processed (RFC 9449 §9): the same request with a proof carrying the nonce.
       await res.body?.cancel();
       res = await fetch(input, await withToken(input, init, t, dpop));
@@ -84,5 +92,8 @@ function replayable(input: string | URL | Request, init: RequestInit): boolean {
 }
 
 function isNodeStream(body: unknown): boolean {
-  return typeof (body as { pipe?: unknown }).pipe === 'function' || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+  return (
+    typeof (body as { pipe?: unknown }).pipe === 'function' ||
+    typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
 }

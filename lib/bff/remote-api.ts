@@ -7,11 +7,11 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { AuthError, ConfigError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog } from '../events.js';
-import { asksForNonce, dpopProof, rememberNonce, type DpopKey } from '../oidc/dpop.js';
+import { asksForNonce, type DpopKey, dpopProof, rememberNonce } from '../oidc/dpop.js';
 import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
-import { sendJson, type NodeHandler } from '../util/respond.js';
-import { getClientCredential, refuseClientToken, type ClientTokenOptions } from './client-token.js';
-import { bodyless, parseTarget, requestHeaders, responseHeaders, upstreamPath, type Target } from './upstream.js';
+import { type NodeHandler, sendJson } from '../util/respond.js';
+import { type ClientTokenOptions, getClientCredential, refuseClientToken } from './client-token.js';
+import { bodyless, parseTarget, requestHeaders, responseHeaders, type Target, upstreamPath } from './upstream.js';
 
 /** Which access token `remoteApi` attaches. */
 export type RemoteApiToken = 'user' | 'client' | 'userOrClient' | 'userOrNone' | 'none';
@@ -80,7 +80,11 @@ interface Upstream {
  * The token of one request and where it came from (none with 'none' and a signed-out 'userOrNone'); `dpop`
  * the session's key when the token is DPoP-bound.
  */
-interface Credential { token?: string; kind?: 'user' | 'client'; dpop?: DpopKey }
+interface Credential {
+  token?: string;
+  kind?: 'user' | 'client';
+  dpop?: DpopKey;
+}
 
 /**
  * A middleware that proxies every request under its mount point to `target`. The path below the mount point
@@ -100,9 +104,11 @@ interface Credential { token?: string; kind?: 'user' | 'client'; dpop?: DpopKey 
  */
 export function remoteApi(target: string | URL, options: RemoteApiOptions = {}): NodeHandler {
   const mode = options.token ?? 'user';
-  if (!MODES.includes(mode)) throw new ConfigError(`remoteApi(): "token" must be one of ${MODES.map((m) => `'${m}'`).join(', ')}; got ${JSON.stringify(mode)}`);
+  if (!MODES.includes(mode))
+    throw new ConfigError(`remoteApi(): "token" must be one of ${MODES.map((m) => `'${m}'`).join(', ')}; got ${JSON.stringify(mode)}`);
   const timeout = options.timeout ?? 30_000;
-  if (typeof timeout !== 'number' || !(timeout > 0)) throw new ConfigError(`remoteApi(): "timeout" must be a positive number of ms; got ${JSON.stringify(timeout)}`);
+  if (typeof timeout !== 'number' || !(timeout > 0))
+    throw new ConfigError(`remoteApi(): "timeout" must be a positive number of ms; got ${JSON.stringify(timeout)}`);
   const parsed = parseTarget(target);
   const proxy: Upstream = {
     target: parsed,
@@ -114,7 +120,14 @@ export function remoteApi(target: string | URL, options: RemoteApiOptions = {}):
   };
   return function remoteApi(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (req.headers[CSRF_HEADER] !== '1') {
-      refuse(res, new AuthError(ErrorCodes.CSRF_HEADER_MISSING, 403, `API calls need the header ${CSRF_HEADER}: 1 (the browser script's fetch sends it)`));
+      refuse(
+        res,
+        new AuthError(
+          ErrorCodes.CSRF_HEADER_MISSING,
+          403,
+          `API calls need the header ${CSRF_HEADER}: 1 (the browser script's fetch sends it)`,
+        ),
+      );
       return;
     }
     const path = upstreamPath(proxy.target, req);
@@ -126,12 +139,17 @@ export function remoteApi(target: string | URL, options: RemoteApiOptions = {}):
       send(proxy, req, res, path, {}, 0);
       return;
     }
-    credentialOf(proxy, req).then((credential) => {
-      if (credential) send(proxy, req, res, path, credential, 0);
-    }, (err: unknown) => {
-      if (isAuthError(err) && err.status !== 500) refuse(res, err as AuthError);
-      else next(err);
-    }).catch(next);
+    credentialOf(proxy, req)
+      .then(
+        (credential) => {
+          if (credential) send(proxy, req, res, path, credential, 0);
+        },
+        (err: unknown) => {
+          if (isAuthError(err) && err.status !== 500) refuse(res, err as AuthError);
+          else next(err);
+        },
+      )
+      .catch(next);
   };
 }
 
@@ -142,13 +160,17 @@ function refuse(res: ServerResponse, err: AuthError): void {
 }
 
 async function credentialOf(proxy: Upstream, req: IncomingMessage): Promise<Credential> {
-  if (proxy.mode === 'client') return { ...await getClientCredential(req, proxy.client), kind: 'client' };
+  if (proxy.mode === 'client') return { ...(await getClientCredential(req, proxy.client)), kind: 'client' };
   const session = await getServerSession(req as never);
   if (session?.accessToken) return userCredential(req, session.accessToken, session.tokenType);
-  if (proxy.mode === 'userOrClient') return { ...await getClientCredential(req, proxy.client), kind: 'client' };
+  if (proxy.mode === 'userOrClient') return { ...(await getClientCredential(req, proxy.client)), kind: 'client' };
   if (proxy.mode === 'userOrNone') return {};
   if (session?.error === 'RefreshAccessTokenUnavailable') {
-    throw new AuthError(ErrorCodes.REFRESH_UNAVAILABLE, 503, 'the identity provider cannot be reached to refresh the session; retry shortly');
+    throw new AuthError(
+      ErrorCodes.REFRESH_UNAVAILABLE,
+      503,
+      'the identity provider cannot be reached to refresh the session; retry shortly',
+    );
   }
   throw session
     ? new AuthError(ErrorCodes.REFRESH_FAILED, 401, 'the session can no longer be refreshed; sign in again')
@@ -163,7 +185,9 @@ async function renewed(proxy: Upstream, req: IncomingMessage, used: Credential):
     return next.token === used.token ? undefined : { ...next, kind: 'client' };
   }
   const session = await refreshServerSession(req as never, RETRY_MIN_AGE_MS);
-  return session?.accessToken && session.accessToken !== used.token ? userCredential(req, session.accessToken, session.tokenType) : undefined;
+  return session?.accessToken && session.accessToken !== used.token
+    ? userCredential(req, session.accessToken, session.tokenType)
+    : undefined;
 }
 
 async function userCredential(req: IncomingMessage, token: string, type: 'Bearer' | 'DPoP'): Promise<Credential> {
@@ -195,8 +219,15 @@ function send(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: 
   );
 }
 
-function sendSigned(proxy: Upstream, req: IncomingMessage, res: ServerResponse, path: string, credential: Credential, attempt: number,
-  proof?: string): void {
+function sendSigned(
+  proxy: Upstream,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  credential: Credential,
+  attempt: number,
+  proof?: string,
+): void {
   // The browser may have left while the token was fetched.
   if (res.destroyed || res.headersSent) return;
   const { target } = proxy;
@@ -234,15 +265,23 @@ function sendSigned(proxy: Upstream, req: IncomingMessage, res: ServerResponse, 
       send(proxy, req, res, path, credential, 1);
       return;
     }
-    debug('upstream %s: %s', target.host, err[TIMED_OUT] ? 'timeout' : err.code ?? err.message);
-    refuse(res, err[TIMED_OUT]
-      ? new AuthError(ErrorCodes.UPSTREAM_TIMEOUT, 504, `the API did not answer within ${proxy.timeout} ms`)
-      : new AuthError(ErrorCodes.UPSTREAM_UNAVAILABLE, 502, 'the API could not be reached'));
+    debug('upstream %s: %s', target.host, err[TIMED_OUT] ? 'timeout' : (err.code ?? err.message));
+    refuse(
+      res,
+      err[TIMED_OUT]
+        ? new AuthError(ErrorCodes.UPSTREAM_TIMEOUT, 504, `the API did not answer within ${proxy.timeout} ms`)
+        : new AuthError(ErrorCodes.UPSTREAM_UNAVAILABLE, 502, 'the API could not be reached'),
+    );
   });
 
   upstream.on('response', (up) => {
-    if (proof && rememberNonce(htuOf(target, path), up.headers) && replayable && !res.destroyed
-      && asksForNonce(up.statusCode ?? 0, up.headers['www-authenticate'])) {
+    if (
+      proof &&
+      rememberNonce(htuOf(target, path), up.headers) &&
+      replayable &&
+      !res.destroyed &&
+      asksForNonce(up.statusCode ?? 0, up.headers['www-authenticate'])
+    ) {
       // The upstream wants a nonce in the proof (RFC 9449 §9): the same request once more with it.
       res.off('close', abandon);
       up.resume();
@@ -251,18 +290,21 @@ function sendSigned(proxy: Upstream, req: IncomingMessage, res: ServerResponse, 
     }
     if (up.statusCode === 401 && replayable && proxy.retry && credential.kind && (req.method === 'GET' || req.method === 'HEAD')) {
       // The 401 waits (unread) while a new token is fetched; without a newer one it goes to the browser.
-      renewed(proxy, req, credential).then((next) => {
-        if (next && !res.destroyed && !res.headersSent) {
-          res.off('close', abandon);
-          up.resume();
-          send(proxy, req, res, path, next, 1);
-        } else {
+      renewed(proxy, req, credential).then(
+        (next) => {
+          if (next && !res.destroyed && !res.headersSent) {
+            res.off('close', abandon);
+            up.resume();
+            send(proxy, req, res, path, next, 1);
+          } else {
+            relay(res, up);
+          }
+        },
+        (err: unknown) => {
+          debug('token renewal after a 401 failed: %s', (err as Error).message);
           relay(res, up);
-        }
-      }, (err: unknown) => {
-        debug('token renewal after a 401 failed: %s', (err as Error).message);
-        relay(res, up);
-      });
+        },
+      );
       return;
     }
     relay(res, up);

@@ -85,15 +85,33 @@ function safePath(path: string): boolean {
 }
 
 /** Hop-by-hop (RFC 9110 §7.6.1) or ours: never forwarded, in either direction. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection',
-  'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 /**
  * Request headers the upstream must not see: the browser's credentials and ours, what the proxy sets itself, and
  * a host the browser claims (an upstream building URLs from `Forwarded`/`X-Forwarded-Host` would trust it).
  */
 // `dpop`: a proof is the server's to make; one from the browser would go beside the session's token.
-const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'cookie', 'authorization', 'dpop', 'expect', 'x-oidc-session', 'forwarded',
-  'x-forwarded-host']);
+const DROPPED_REQUEST = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'cookie',
+  'authorization',
+  'dpop',
+  'expect',
+  'x-oidc-session',
+  'forwarded',
+  'x-forwarded-host',
+]);
 const DROPPED_RESPONSE = new Set([...HOP_BY_HOP, 'set-cookie']);
 
 /** The names a Connection header lists are hop-by-hop too. */
@@ -115,7 +133,12 @@ function copy(from: IncomingHttpHeaders, dropped: Set<string>): OutgoingHttpHead
   return out;
 }
 
-export function requestHeaders(req: IncomingMessage, target: Target, authorization: string | undefined, dpop?: string): OutgoingHttpHeaders {
+export function requestHeaders(
+  req: IncomingMessage,
+  target: Target,
+  authorization: string | undefined,
+  dpop?: string,
+): OutgoingHttpHeaders {
   const out = copy(req.headers, DROPPED_REQUEST);
   out.host = target.host;
   if (req.headers['transfer-encoding'] !== undefined) {

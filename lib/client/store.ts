@@ -7,9 +7,10 @@
  * events where there is none), and a tab that wants a background refetch must hold a Web Lock,
  * so N tabs waking at once cost one request while the others wait for its answer.
  */
-import { PEEK, READ, request, toError, type RequestKind, type Result } from './request.js';
+
 import { loginUrl, postLogout } from './navigate.js';
-import { createSnapshot, signature, type SnapshotInput } from './snapshot.js';
+import { PEEK, READ, type RequestKind, type Result, request, toError } from './request.js';
+import { createSnapshot, type SnapshotInput, signature } from './snapshot.js';
 import { FRESH_MS, HOLD_MS, RETRY_MS } from './timing.js';
 import { backoff, events, scan } from './transitions.js';
 import type { SessionCallback, SessionHandle, SessionListener, SessionSnapshot, UseSessionOptions } from './types.js';
@@ -27,7 +28,13 @@ export const createStore = (basePath: string): Store => {
   // data (undefined: not known yet) and loading are set before each snapshot.
   const input = { status: 0, headers: {}, error: null } as unknown as SnapshotInput;
   // lastAt orders answers (request start, any tab); syncedAt (arrival here) times the next ones.
-  let busy = 0, skew = 0, lastAt = 0, syncedAt = 0, failures = 0, expiryAt = Infinity, pending = false;
+  let busy = 0,
+    skew = 0,
+    lastAt = 0,
+    syncedAt = 0,
+    failures = 0,
+    expiryAt = Infinity,
+    pending = false;
   let keys: string[] = [];
   let sig = '';
   let snapshot: SessionSnapshot;
@@ -38,7 +45,9 @@ export const createStore = (basePath: string): Store => {
     const callback = key.split('|')[0] as keyof UseSessionOptions;
     const snap = snapshot;
     // `required` redirects unless the watcher handles onUnauthenticated itself.
-    const fn = (watcher[callback] as SessionCallback | undefined) || (callback == 'onUnauthenticated' && watcher.required && (() => snap.redirect()));
+    const fn =
+      (watcher[callback] as SessionCallback | undefined) ||
+      (callback == 'onUnauthenticated' && watcher.required && (() => snap.redirect()));
     // As a microtask: a throwing callback is reported but cannot stop the others nor the store,
     // and a callback that calls refetch() does not re-enter a half-done render.
     if (fn) queueMicrotask(() => fn(snap));
@@ -107,7 +116,8 @@ export const createStore = (basePath: string): Store => {
 
   /** Client time of the next planned background refetch: a backoff retry, or a poll. */
   const dueAt = () =>
-    syncedAt + (failures ? backoff(failures) : input.data ? Math.min(...watchers.map((w) => w.refetchInterval || Infinity)) * 1000 : Infinity);
+    syncedAt +
+    (failures ? backoff(failures) : input.data ? Math.min(...watchers.map((w) => w.refetchInterval || Infinity)) * 1000 : Infinity);
 
   const schedule = () => {
     clearTimeout(timer);
@@ -138,7 +148,8 @@ export const createStore = (basePath: string): Store => {
   const background = (woken?: boolean) => {
     const locks = navigator.locks;
     const peek = () => request(basePath, PEEK).then((result) => apply(result));
-    if (pending || (!navigator.onLine && !watchers.some((w) => w.refetchWhenOffline)) || (woken && Date.now() - syncedAt < FRESH_MS)) return;
+    if (pending || (!navigator.onLine && !watchers.some((w) => w.refetchWhenOffline)) || (woken && Date.now() - syncedAt < FRESH_MS))
+      return;
     pending = true;
     // Without Web Locks (insecure origins, old browsers) or with locks refused (sandboxed frames),
     // each tab fetches for itself, which costs requests but never correctness.
@@ -192,7 +203,14 @@ export const createStore = (basePath: string): Store => {
       const headers = new Headers(init.headers);
       headers.set('X-OIDC-Session', '1');
       return fetch(input, { ...init, headers }).then((res) => {
-        if (res.status == 401) res.clone().json().then((body: { error?: string }) => void (body.error == 'unauthenticated' && run(READ)), () => {});
+        if (res.status == 401)
+          res
+            .clone()
+            .json()
+            .then(
+              (body: { error?: string }) => void (body.error == 'unauthenticated' && run(READ)),
+              () => {},
+            );
         return res;
       });
     },

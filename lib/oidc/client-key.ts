@@ -3,7 +3,7 @@
  * `CryptoKey` / node `KeyObject` plus `clientKeyId`. Checked synchronously (node:crypto imports a JWK
  * without awaiting), so a key that cannot sign fails `oidcSession()` rather than the first login.
  */
-import { KeyObject, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 
 export interface ClientKey {
@@ -50,17 +50,25 @@ export function readClientKey(value: unknown, keyId: unknown): ClientKey | strin
   if (typeof kid !== 'string' || kid === '') return 'has no key id: give the JWK a "kid" (as registered at the IdP), or pass clientKeyId';
   const derived = algOf(key);
   if (!derived) return `has an unsupported key type (${key.asymmetricKeyType ?? 'unknown'}); use an RSA, EC P-256/384/521 or Ed25519 key`;
-  if (alg !== undefined && (typeof alg !== 'string' || !compatible(alg, derived))) return `has "alg" ${JSON.stringify(alg)}, which does not fit its key type`;
+  if (alg !== undefined && (typeof alg !== 'string' || !compatible(alg, derived)))
+    return `has "alg" ${JSON.stringify(alg)}, which does not fit its key type`;
   return { key, kid, alg: typeof alg === 'string' ? alg : derived, header };
 }
 
 function algOf(key: KeyObject): string | undefined {
   switch (key.asymmetricKeyType) {
-    case 'rsa': return 'RS256';
-    case 'rsa-pss': return 'PS256';
-    case 'ed25519': return 'EdDSA';
-    case 'ec': return ({ prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' } as Record<string, string>)[key.asymmetricKeyDetails?.namedCurve ?? ''];
-    default: return undefined;
+    case 'rsa':
+      return 'RS256';
+    case 'rsa-pss':
+      return 'PS256';
+    case 'ed25519':
+      return 'EdDSA';
+    case 'ec':
+      return ({ prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' } as Record<string, string>)[
+        key.asymmetricKeyDetails?.namedCurve ?? ''
+      ];
+    default:
+      return undefined;
   }
 }
 

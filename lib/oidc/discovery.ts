@@ -41,8 +41,11 @@ export function createDiscovery(config: Pick<Config, 'issuer' | 'httpTimeout'>):
     const meta = res.json as ProviderMetadata;
     // Exact match, trailing slash included (OIDC Discovery §4.3): a mismatch is a mix-up or a misconfiguration.
     if (meta.issuer !== config.issuer) {
-      throw new AuthError(ErrorCodes.ISSUER_MISMATCH, 503,
-        `discovery: the provider says its issuer is "${String(meta.issuer)}" but the option issuer is "${config.issuer}"; set issuer to exactly the discovered value`);
+      throw new AuthError(
+        ErrorCodes.ISSUER_MISMATCH,
+        503,
+        `discovery: the provider says its issuer is "${String(meta.issuer)}" but the option issuer is "${config.issuer}"; set issuer to exactly the discovered value`,
+      );
     }
     for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
       if (typeof meta[key] !== 'string') throw new AuthError(ErrorCodes.DISCOVERY_FAILED, 503, `discovery: ${key} is missing`);
@@ -55,8 +58,17 @@ export function createDiscovery(config: Pick<Config, 'issuer' | 'httpTimeout'>):
     if (pending) return pending;
     if (Date.now() - failedAt < RETRY_COOLDOWN_MS) throw lastError;
     pending = load().then(
-      (meta) => { cached = meta; pending = undefined; return meta; },
-      (err: unknown) => { failedAt = Date.now(); lastError = err; pending = undefined; throw err; },
+      (meta) => {
+        cached = meta;
+        pending = undefined;
+        return meta;
+      },
+      (err: unknown) => {
+        failedAt = Date.now();
+        lastError = err;
+        pending = undefined;
+        throw err;
+      },
     );
     return pending;
   }

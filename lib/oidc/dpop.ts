@@ -6,7 +6,7 @@
  * signed JWT, and openid-client would bring a second HTTP stack beside passport-openidconnect's.
  */
 import { createECDH, createHash, createPrivateKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { randomToken } from './pending-login.js';
 
 export type DpopAlg = 'ES256' | 'PS256' | 'EdDSA';
@@ -41,7 +41,9 @@ export function deriveDpopKey(alg: DpopAlg, secret: string, handle: string): Dpo
     ecdh.setPrivateKey(seed);
     const point = ecdh.getPublicKey();
     return {
-      kty: 'EC', crv: 'P-256', alg,
+      kty: 'EC',
+      crv: 'P-256',
+      alg,
       x: point.subarray(1, 33).toString('base64url'),
       y: point.subarray(33, 65).toString('base64url'),
       d: seed.toString('base64url'),
@@ -63,8 +65,12 @@ export function publicJwk(key: JWK): JWK {
 
 /** The RFC 7638 thumbprint (SHA-256), as `dpop_jkt` and the token's `cnf.jkt` carry it. */
 export function jwkThumbprint(key: JWK): string {
-  const members = key.kty === 'EC' ? { crv: key.crv, kty: key.kty, x: key.x, y: key.y }
-    : key.kty === 'OKP' ? { crv: key.crv, kty: key.kty, x: key.x } : { e: key.e, kty: key.kty, n: key.n };
+  const members =
+    key.kty === 'EC'
+      ? { crv: key.crv, kty: key.kty, x: key.x, y: key.y }
+      : key.kty === 'OKP'
+        ? { crv: key.crv, kty: key.kty, x: key.x }
+        : { e: key.e, kty: key.kty, n: key.n };
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
@@ -115,7 +121,6 @@ export function rememberNonce(url: string, headers: Headers | Record<string, str
 
 /** A resource server's 401 asking for a nonce: `WWW-Authenticate: DPoP error="use_dpop_nonce"`. */
 export function asksForNonce(status: number, wwwAuthenticate: string | string[] | null | undefined): boolean {
-  const value = Array.isArray(wwwAuthenticate) ? wwwAuthenticate.join(', ') : wwwAuthenticate ?? '';
+  const value = Array.isArray(wwwAuthenticate) ? wwwAuthenticate.join(', ') : (wwwAuthenticate ?? '');
   return status === 401 && /\bDPoP\b/i.test(value) && /error\s*=\s*"?use_dpop_nonce"?/i.test(value);
 }
-

@@ -2,11 +2,23 @@
  * ID token verification with jose. passport-openidconnect only base64-decodes the token; we check the
  * signature (algorithm allowlist: the IdP's asymmetric ones, or `idTokenAlgorithms`), iss, aud/azp, exp, iat, nonce.
  */
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 import { AuthError, ErrorCodes } from '../errors.js';
 
 /** The default allowlist: an HMAC "signature" made with the IdP's public key must never verify. */
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 /** Opt-in through `idTokenAlgorithms`; keyed with the client secret, never with a JWKS key. */
 export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
 /** Every name `idTokenAlgorithms` accepts. */
@@ -66,14 +78,22 @@ export function refusedAlgorithm(what: string, alg: unknown, accepted: readonly 
   if (typeof alg === 'string' && accepted.includes(alg)) return undefined;
   if (alg === undefined || alg === 'none') return `${what} is not signed (alg "none"), which is never accepted`;
   if (isHmac(alg)) {
-    return `${what} is signed with ${alg} (an HMAC keyed with the client secret), which is not accepted by default; `
-      + `if your provider is configured to sign this way, list it in the idTokenAlgorithms option, e.g. idTokenAlgorithms: ['RS256', '${alg}']`;
+    return (
+      `${what} is signed with ${alg} (an HMAC keyed with the client secret), which is not accepted by default; ` +
+      `if your provider is configured to sign this way, list it in the idTokenAlgorithms option, e.g. idTokenAlgorithms: ['RS256', '${alg}']`
+    );
   }
-  return `${what} is signed with ${String(alg)}, not one of the accepted algorithms (${accepted.join(', ')}); `
-    + `set the idTokenAlgorithms option to the algorithms your provider signs with`;
+  return (
+    `${what} is signed with ${String(alg)}, not one of the accepted algorithms (${accepted.join(', ')}); ` +
+    `set the idTokenAlgorithms option to the algorithms your provider signs with`
+  );
 }
 
-export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<JWTPayload & { sub: string }> {
+export async function verifyIdToken(
+  idToken: string,
+  keys: JWTVerifyGetKey,
+  expect: IdTokenExpectations,
+): Promise<JWTPayload & { sub: string }> {
   let alg: unknown;
   try {
     alg = decodeProtectedHeader(idToken).alg;
@@ -95,7 +115,8 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, expe
     throw keySetError('ID token', err) ?? invalid(`ID token rejected: ${(err as Error).message}`, err);
   }
   const aud = payload.aud;
-  if (Array.isArray(aud) && aud.length > 1 && payload.azp !== expect.clientId) throw invalid('ID token has several audiences and no matching azp');
+  if (Array.isArray(aud) && aud.length > 1 && payload.azp !== expect.clientId)
+    throw invalid('ID token has several audiences and no matching azp');
   if (payload.azp !== undefined && payload.azp !== expect.clientId) throw invalid('ID token azp is not this client');
   if ((payload.iat as number) > Date.now() / 1000 + ID_TOKEN_LEEWAY) throw invalid('ID token iat is in the future');
   if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('ID token has no sub');

@@ -39,7 +39,8 @@ function bad(message: string): AuthError {
 function single(query: Query, name: string): string | undefined {
   const alias = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   const value = query[name] ?? (alias !== name ? query[alias] : undefined);
-  if (Array.isArray(value) || (alias !== name && query[name] !== undefined && query[alias] !== undefined)) throw bad(`${name} was given more than once`);
+  if (Array.isArray(value) || (alias !== name && query[name] !== undefined && query[alias] !== undefined))
+    throw bad(`${name} was given more than once`);
   return value === undefined || value === '' ? undefined : value;
 }
 
@@ -60,22 +61,26 @@ export function parseLoginParams(query: Query): LoginParams {
   const loginHint = single(query, 'login_hint');
   if (loginHint !== undefined) {
     // eslint-disable-next-line no-control-regex
-    if (loginHint.length > MAX_LOGIN_HINT || /[\x00-\x1f\x7f]/.test(loginHint)) throw bad(`login_hint must be at most ${MAX_LOGIN_HINT} characters of text`);
+    if (loginHint.length > MAX_LOGIN_HINT || /[\x00-\x1f\x7f]/.test(loginHint))
+      throw bad(`login_hint must be at most ${MAX_LOGIN_HINT} characters of text`);
     out.login_hint = loginHint;
   }
   const uiLocales = single(query, 'ui_locales');
   if (uiLocales !== undefined) {
-    if (uiLocales.length > MAX_UI_LOCALES || !UI_LOCALES.test(uiLocales)) throw bad(`ui_locales must be space-separated language tags (e.g. "fr-CA en"), at most ${MAX_UI_LOCALES} characters`);
+    if (uiLocales.length > MAX_UI_LOCALES || !UI_LOCALES.test(uiLocales))
+      throw bad(`ui_locales must be space-separated language tags (e.g. "fr-CA en"), at most ${MAX_UI_LOCALES} characters`);
     out.ui_locales = uiLocales;
   }
   const acrValues = single(query, 'acr_values');
   if (acrValues !== undefined) {
-    if (acrValues.length > MAX_ACR_VALUES || !ACR_VALUES.test(acrValues)) throw bad(`acr_values must be space-separated values, at most ${MAX_ACR_VALUES} characters`);
+    if (acrValues.length > MAX_ACR_VALUES || !ACR_VALUES.test(acrValues))
+      throw bad(`acr_values must be space-separated values, at most ${MAX_ACR_VALUES} characters`);
     out.acr_values = acrValues;
   }
   const maxAge = single(query, 'max_age');
   if (maxAge !== undefined) {
-    if (!/^\d{1,9}$/.test(maxAge) || Number(maxAge) > MAX_MAX_AGE) throw bad(`max_age must be a whole number of seconds from 0 to ${MAX_MAX_AGE}`);
+    if (!/^\d{1,9}$/.test(maxAge) || Number(maxAge) > MAX_MAX_AGE)
+      throw bad(`max_age must be a whole number of seconds from 0 to ${MAX_MAX_AGE}`);
     out.max_age = Number(maxAge);
   }
   return out;

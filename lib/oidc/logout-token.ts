@@ -5,7 +5,7 @@
  * detection, and an explicit `typ` (logout+jwt or JWT) where one is set. Replay itself is checked by the
  * caller (see jti-replay.ts) only after everything here passed, so forged tokens cannot fill that memory.
  */
-import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
+import { type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import { AuthError, ErrorCodes } from '../errors.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -72,8 +72,9 @@ export async function verifyLogoutToken(token: unknown, keys: JWTVerifyGetKey, e
   const iat = payload.iat as number;
   if (iat > now + LOGOUT_TOKEN_LEEWAY) throw invalid('logout_token iat is in the future');
   if (iat < now - LOGOUT_TOKEN_MAX_AGE) throw invalid('logout_token iat is too old');
-  const until = Math.min(typeof payload.exp === 'number' ? payload.exp : iat + LOGOUT_TOKEN_DEFAULT_TTL, iat + LOGOUT_TOKEN_MAX_AGE)
-    + LOGOUT_TOKEN_LEEWAY;
+  const until =
+    Math.min(typeof payload.exp === 'number' ? payload.exp : iat + LOGOUT_TOKEN_DEFAULT_TTL, iat + LOGOUT_TOKEN_MAX_AGE) +
+    LOGOUT_TOKEN_LEEWAY;
   if (until < now) throw invalid('logout_token is expired');
 
   const events = payload.events;
@@ -96,12 +97,12 @@ export function invalid(message: string, cause?: unknown): AuthError {
 /** The IdP's key set being unreachable is our problem, not the token's: 503/504 so the IdP may retry. */
 function keySetError(err: unknown): AuthError | undefined {
   if (err instanceof joseErrors.JWKSTimeout) {
-    return new AuthError(ErrorCodes.IDP_TIMEOUT, 504, 'logout_token: the provider\'s key set did not load in time', { cause: err });
+    return new AuthError(ErrorCodes.IDP_TIMEOUT, 504, "logout_token: the provider's key set did not load in time", { cause: err });
   }
   // fetch() failures are TypeErrors with a cause; jose's own non-200 JWKS answer is a plain JOSEError.
   const network = err instanceof TypeError && (err as { cause?: unknown }).cause !== undefined;
   if (network || (err as { code?: string })?.code === 'ERR_JOSE_GENERIC') {
-    return new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, 'logout_token: the provider\'s key set could not be loaded', { cause: err });
+    return new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, "logout_token: the provider's key set could not be loaded", { cause: err });
   }
   return undefined;
 }

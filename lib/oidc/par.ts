@@ -21,8 +21,12 @@ export function usesPar(config: Pick<Config, 'par'>, meta: ProviderMetadata): bo
 export async function pushedAuthorizationUrl(config: Config, meta: ProviderMetadata, authorizationUrl: string): Promise<string> {
   const endpoint = meta.pushed_authorization_request_endpoint;
   if (typeof endpoint !== 'string') {
-    throw new AuthError(ErrorCodes.DISCOVERY_FAILED, 503, 'PAR: option par is true (or profile "fapi2") but discovery lists no '
-      + 'pushed_authorization_request_endpoint; enable PAR at the identity provider, or set par: \'auto\'');
+    throw new AuthError(
+      ErrorCodes.DISCOVERY_FAILED,
+      503,
+      'PAR: option par is true (or profile "fapi2") but discovery lists no ' +
+        "pushed_authorization_request_endpoint; enable PAR at the identity provider, or set par: 'auto'",
+    );
   }
   const own = new URL(meta.authorization_endpoint);
   const params: Record<string, string> = {};
@@ -36,7 +40,9 @@ export async function pushedAuthorizationUrl(config: Config, meta: ProviderMetad
   if ((res.status !== 201 && res.status !== 200) || typeof requestUri !== 'string' || requestUri === '') {
     const error = typeof res.json?.error === 'string' ? res.json.error : `http_${res.status}`;
     const cause = new Error(`${error}: ${String(res.json?.error_description ?? res.text.slice(0, 200))}`);
-    throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `PAR: the identity provider refused the pushed authorization request (${error})`, { cause });
+    throw new AuthError(ErrorCodes.LOGIN_FAILED, 502, `PAR: the identity provider refused the pushed authorization request (${error})`, {
+      cause,
+    });
   }
   own.searchParams.set('client_id', config.clientId);
   own.searchParams.set('request_uri', requestUri);

@@ -4,14 +4,15 @@
  * with) and several tabs may log in at once. The callback claims its state once in the backend, so a
  * double-submitted callback exchanges the code once. A passport-openidconnect state store (`store`, `verify`).
  */
-import type { Request } from 'express';
-import type { ServerResponse } from 'node:http';
+
 import { hkdfSync, randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Request } from 'express';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import type { Config } from '../config.js';
 import { debug } from '../events.js';
 import type { StorageBackend } from '../store/backend.js';
-import { appendCookie, cookiesWithPrefix, type CookieAttributes } from '../util/cookies.js';
+import { appendCookie, type CookieAttributes, cookiesWithPrefix } from '../util/cookies.js';
 
 export interface Transaction {
   nonce?: string;
@@ -45,7 +46,11 @@ export const RESPONSE = Symbol('oidc-session.response');
 const TX = Symbol('oidc-session.transaction');
 const AFTER_STATE = Symbol('oidc-session.refuse-after-state');
 
-interface TxRequest extends Request { [RESPONSE]?: ServerResponse; [TX]?: Transaction; [AFTER_STATE]?: Error }
+interface TxRequest extends Request {
+  [RESPONSE]?: ServerResponse;
+  [TX]?: Transaction;
+  [AFTER_STATE]?: Error;
+}
 
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
@@ -58,7 +63,10 @@ export class PendingLogins {
   private readonly prefix: string;
   private readonly attrs: CookieAttributes;
 
-  constructor(config: Config, private readonly backend: StorageBackend) {
+  constructor(
+    config: Config,
+    private readonly backend: StorageBackend,
+  ) {
     // One key per secret: the first encrypts, all decrypt, so rotating `secret` does not break logins in flight.
     this.keys = config.secrets.map((s) => new Uint8Array(hkdfSync('sha256', s, 'express-oidc-session', 'pending-login', 32)));
     // __Host- would need Path=/; a cookie scoped to basePath takes the __Secure- prefix on https.
@@ -67,7 +75,13 @@ export class PendingLogins {
     this.attrs = { path: config.basePath || '/', maxAge: TX_TTL_S, secure: config.secure, sameSite: 'Lax' };
   }
 
-  store(req: Request, ctx: { nonce?: string }, appState: LoginState, _meta: unknown, cb: (err: Error | null, handle?: string) => void): void {
+  store(
+    req: Request,
+    ctx: { nonce?: string },
+    appState: LoginState,
+    _meta: unknown,
+    cb: (err: Error | null, handle?: string) => void,
+  ): void {
     const res = (req as TxRequest)[RESPONSE];
     if (!res) {
       cb(new Error('pending login: no response to set the cookie on'));
@@ -82,12 +96,17 @@ export class PendingLogins {
       .setIssuedAt()
       .setExpirationTime(`${TX_TTL_S}s`)
       .encrypt(this.keys[0]!)
-      .then((jwe) => {
-        const older = cookiesWithPrefix(req, this.prefix).map(([n]) => n).sort();
-        for (const stale of older.slice(0, Math.max(0, older.length - (MAX_PENDING - 1)))) this.clear(res, stale);
-        appendCookie(res, this.prefix + handle, jwe, this.attrs);
-        cb(null, handle);
-      }, (err: Error) => cb(err));
+      .then(
+        (jwe) => {
+          const older = cookiesWithPrefix(req, this.prefix)
+            .map(([n]) => n)
+            .sort();
+          for (const stale of older.slice(0, Math.max(0, older.length - (MAX_PENDING - 1)))) this.clear(res, stale);
+          appendCookie(res, this.prefix + handle, jwe, this.attrs);
+          cb(null, handle);
+        },
+        (err: Error) => cb(err),
+      );
   }
 
   verify(req: Request, handle: unknown, cb: Callback): void {
@@ -97,17 +116,19 @@ export class PendingLogins {
     const cookie = cookiesWithPrefix(req, this.prefix + handle).find(([n]) => n === this.prefix + handle);
     if (!cookie) return refuse('no pending login for this state in this browser');
     if (res) this.clear(res, cookie[0]);
-    this.open(cookie[1]).then(async (tx) => {
-      if (!tx) return refuse('expired or forged');
-      // Once per state across every instance: a second callback (double submit, replay) exchanges no code.
-      const claim = await this.backend.claim(`state:${handle}`, TX_TTL_S * 1000);
-      if (!claim) return refuse('already used');
-      (req as TxRequest)[TX] = tx;
-      const after = (req as TxRequest)[AFTER_STATE];
-      if (after) return cb(after);
-      this.pendingVerifier = tx.verifier;
-      cb(null, { nonce: tx.nonce }, { returnTo: tx.returnTo });
-    }).catch((err: Error) => cb(err));
+    this.open(cookie[1])
+      .then(async (tx) => {
+        if (!tx) return refuse('expired or forged');
+        // Once per state across every instance: a second callback (double submit, replay) exchanges no code.
+        const claim = await this.backend.claim(`state:${handle}`, TX_TTL_S * 1000);
+        if (!claim) return refuse('already used');
+        (req as TxRequest)[TX] = tx;
+        const after = (req as TxRequest)[AFTER_STATE];
+        if (after) return cb(after);
+        this.pendingVerifier = tx.verifier;
+        cb(null, { nonce: tx.nonce }, { returnTo: tx.returnTo });
+      })
+      .catch((err: Error) => cb(err));
   }
 
   private async open(jwe: string): Promise<Transaction | null> {

@@ -9,7 +9,10 @@ import { debug } from '../events.js';
 import type { Discovery } from './discovery.js';
 import { clientPost } from './token-endpoint.js';
 
-export interface RevocableTokens { refreshToken?: string; accessToken?: string }
+export interface RevocableTokens {
+  refreshToken?: string;
+  accessToken?: string;
+}
 
 /** Resolves when the IdP has answered (or the attempt failed); never rejects. */
 export async function revokeTokens(config: Config, discovery: Discovery, tokens: RevocableTokens | null | undefined): Promise<void> {
@@ -28,8 +31,14 @@ export async function revokeTokens(config: Config, discovery: Discovery, tokens:
   const one = async (token: string | undefined, hint: 'refresh_token' | 'access_token'): Promise<void> => {
     if (!token) return;
     try {
-      const res = await clientPost(config, url, { token, token_type_hint: hint }, `revocation of the ${hint.replace('_', ' ')}`, 'revocation',
-        { tokenEndpoint });
+      const res = await clientPost(
+        config,
+        url,
+        { token, token_type_hint: hint },
+        `revocation of the ${hint.replace('_', ' ')}`,
+        'revocation',
+        { tokenEndpoint },
+      );
       // 200 is success, also for a token that was already invalid (RFC 7009 §2.2).
       if (res.status !== 200) debug('token revocation answered %d', res.status);
     } catch (err) {

@@ -4,8 +4,8 @@
  */
 import { ConfigError } from '../errors.js';
 import type { SessionAuth } from '../types.js';
-import { MAX_MAX_AGE } from './login-params.js';
 import { ID_TOKEN_LEEWAY } from './id-token.js';
+import { MAX_MAX_AGE } from './login-params.js';
 
 export interface AuthRequirement {
   /** Acceptable `acr` values, in order of preference. */
@@ -20,7 +20,9 @@ export function authRequirement(acr: string | readonly string[] | undefined, max
   if (acr !== undefined) {
     const list = typeof acr === 'string' ? [acr] : acr;
     if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string' && /^[\x21-\x7e]+$/.test(v))) {
-      throw new ConfigError(`requiresAuth(): "acr" must be an acr value or a non-empty array of them (visible ASCII, no spaces); got ${JSON.stringify(acr)}`);
+      throw new ConfigError(
+        `requiresAuth(): "acr" must be an acr value or a non-empty array of them (visible ASCII, no spaces); got ${JSON.stringify(acr)}`,
+      );
     }
     out.acr = [...list];
   }
@@ -61,8 +63,11 @@ export function stepUpChallenge(need: AuthRequirement): string {
  * answer the request, or undefined when it does. `issued` is when the login started (ms): the IdP measured
  * max_age from about then.
  */
-export function unmetByIdToken(asked: { acrValues?: string; maxAge?: number; issued?: number },
-  claims: Readonly<Record<string, unknown>>, now = Date.now()): string | undefined {
+export function unmetByIdToken(
+  asked: { acrValues?: string; maxAge?: number; issued?: number },
+  claims: Readonly<Record<string, unknown>>,
+  now = Date.now(),
+): string | undefined {
   if (asked.acrValues !== undefined) {
     const wanted = asked.acrValues.split(' ');
     if (typeof claims.acr !== 'string' || !wanted.includes(claims.acr)) {
@@ -70,7 +75,8 @@ export function unmetByIdToken(asked: { acrValues?: string; maxAge?: number; iss
     }
   }
   if (asked.maxAge !== undefined) {
-    if (typeof claims.auth_time !== 'number' || !Number.isFinite(claims.auth_time)) return 'the ID token has no auth_time, which max_age requires';
+    if (typeof claims.auth_time !== 'number' || !Number.isFinite(claims.auth_time))
+      return 'the ID token has no auth_time, which max_age requires';
     const from = (asked.issued ?? now) - (asked.maxAge + ID_TOKEN_LEEWAY) * 1000;
     if (claims.auth_time * 1000 < from) return 'the identity provider did not re-authenticate the user within max_age';
   }

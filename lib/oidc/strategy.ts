@@ -5,17 +5,17 @@
  */
 import type { Request } from 'express';
 import OpenIDConnectStrategy from 'passport-openidconnect';
-import { warnOnce, type Config } from '../config.js';
+import { type Config, warnOnce } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import type { SessionUser } from '../types.js';
 import type { Discovery, ProviderMetadata } from './discovery.js';
+import { type DpopKey, deriveDpopKey, generateDpopKey, jwkThumbprint } from './dpop.js';
 import { idTokenPolicy, verifyIdToken } from './id-token.js';
-import { tokenRequest, type TokenResponse } from './token-endpoint.js';
-import { randomToken, transactionOf, type PendingLogins } from './pending-login.js';
 import { authorizationParamsOf, type LoginParams } from './login-params.js';
-import { fetchUserinfo } from './userinfo.js';
-import { deriveDpopKey, generateDpopKey, jwkThumbprint, type DpopKey } from './dpop.js';
 import { pushedAuthorizationUrl, usesPar } from './par.js';
+import { type PendingLogins, randomToken, transactionOf } from './pending-login.js';
+import { type TokenResponse, tokenRequest } from './token-endpoint.js';
+import { fetchUserinfo } from './userinfo.js';
 
 /** What the verify callback hands to passport: the user plus everything the callback route stores. */
 export interface LoginResult {
@@ -28,7 +28,23 @@ export interface LoginResult {
   tokenType: 'Bearer' | 'DPoP';
 }
 
-const PROTOCOL_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'auth_time', 'sid', 'jti', 'acr', 'amr'];
+const PROTOCOL_CLAIMS = [
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'nonce',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'azp',
+  'auth_time',
+  'sid',
+  'jti',
+  'acr',
+  'amr',
+];
 
 type OAuthCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: unknown) => void;
 /** The per-request object passport makes of the strategy, with its outcome functions. */
@@ -40,14 +56,26 @@ interface OAuth2Like {
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: OAuthCallback): void;
 }
 
-export function createStrategy(config: Config, meta: ProviderMetadata, discovery: Discovery, txStore: PendingLogins): OpenIDConnectStrategy {
+export function createStrategy(
+  config: Config,
+  meta: ProviderMetadata,
+  discovery: Discovery,
+  txStore: PendingLogins,
+): OpenIDConnectStrategy {
   // FAPI 2.0 requires PKCE S256 whatever discovery lists (an IdP may support it without saying so).
-  const pkce = config.profile === 'fapi2' || !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
+  const pkce =
+    config.profile === 'fapi2' || !meta.code_challenge_methods_supported || meta.code_challenge_methods_supported.includes('S256');
   const dpopAlgs = meta.dpop_signing_alg_values_supported;
-  if (config.dpop && Array.isArray(dpopAlgs) && !dpopAlgs.includes(config.dpop.alg)
-    && !(config.dpop.alg === 'EdDSA' && dpopAlgs.includes('Ed25519'))) {
-    warnOnce(`express-oidc-session: dpop.alg is ${config.dpop.alg} but the identity provider lists only ${dpopAlgs.join(', ')} `
-      + 'in dpop_signing_alg_values_supported: its token requests will be refused; choose one of those.');
+  if (
+    config.dpop &&
+    Array.isArray(dpopAlgs) &&
+    !dpopAlgs.includes(config.dpop.alg) &&
+    !(config.dpop.alg === 'EdDSA' && dpopAlgs.includes('Ed25519'))
+  ) {
+    warnOnce(
+      `express-oidc-session: dpop.alg is ${config.dpop.alg} but the identity provider lists only ${dpopAlgs.join(', ')} ` +
+        'in dpop_signing_alg_values_supported: its token requests will be refused; choose one of those.',
+    );
   }
   // The state handle of the callback being redeemed, for its DPoP key: set synchronously just before passport
   // calls the token exchange (as PendingLogins does for the PKCE verifier).
@@ -64,20 +92,32 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
   // Derived from the secret that sealed the login (the first one at GET /login): a login in flight while
   // `secret` rotates (the new one first, the old one kept) finds the same key at its callback.
   const dpopKeyOf = (handle: string, secretIndex = 0): DpopKey | undefined =>
-    (config.dpop ? deriveDpopKey(config.dpop.alg, config.secrets[secretIndex] ?? config.secrets[0]!, handle) : undefined);
+    config.dpop ? deriveDpopKey(config.dpop.alg, config.secrets[secretIndex] ?? config.secrets[0]!, handle) : undefined;
 
-  const verify = (req: Request, _iss: string, _uiProfile: unknown, _idProfile: unknown,
-    _context: unknown, idToken: string, accessToken: string, refreshToken: string, params: Record<string, unknown>,
-    done: (err: unknown, user?: LoginResult | false, info?: unknown) => void): void => {
+  const verify = (
+    req: Request,
+    _iss: string,
+    _uiProfile: unknown,
+    _idProfile: unknown,
+    _context: unknown,
+    idToken: string,
+    accessToken: string,
+    refreshToken: string,
+    params: Record<string, unknown>,
+    done: (err: unknown, user?: LoginResult | false, info?: unknown) => void,
+  ): void => {
     const tx = transactionOf(req);
     const dpopKey = params.dpop_key as DpopKey | undefined;
     const dpopBound = dpopKey !== undefined && String(params.token_type).toLowerCase() === 'dpop';
-    discovery.jwks()
+    discovery
+      .jwks()
       .then((keys) => verifyIdToken(idToken, keys, { ...idTokenPolicy(config, meta), nonce: tx?.nonce ?? '' }))
       // The access token is used (userinfo) only once the ID token that came with it has been verified.
       .then(async (claims) => ({
         claims,
-        userinfo: meta.userinfo_endpoint ? await fetchUserinfo(config, meta, () => discovery.jwks(), accessToken, dpopBound ? dpopKey : undefined) : undefined,
+        userinfo: meta.userinfo_endpoint
+          ? await fetchUserinfo(config, meta, () => discovery.jwks(), accessToken, dpopBound ? dpopKey : undefined)
+          : undefined,
       }))
       .then(({ claims, userinfo }) => {
         if (userinfo && userinfo.sub !== claims.sub) {
@@ -94,40 +134,51 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
           scope: typeof params.scope === 'string' ? params.scope : undefined,
           token_type: dpopBound ? 'DPoP' : 'Bearer',
         };
-        done(null, { user: user as SessionUser, tokens, idClaims: claims, returnTo: tx?.returnTo ?? '/', dpopKey, tokenType: dpopBound ? 'DPoP' : 'Bearer' });
+        done(null, {
+          user: user as SessionUser,
+          tokens,
+          idClaims: claims,
+          returnTo: tx?.returnTo ?? '/',
+          dpopKey,
+          tokenType: dpopBound ? 'DPoP' : 'Bearer',
+        });
       })
       .catch((err: unknown) => done(err));
   };
 
-  const strategy = new OpenIDConnectStrategy({
-    issuer: meta.issuer,
-    authorizationURL: meta.authorization_endpoint,
-    tokenURL: meta.token_endpoint,
-    userInfoURL: meta.userinfo_endpoint ?? '',
-    clientID: config.clientId,
-    clientSecret: config.clientSecret,
-    callbackURL: config.callbackURL,
-    scope: config.scope.split(/\s+/).filter((s) => s !== 'openid'),
-    store: stateStore as never,
-    passReqToCallback: true,
-    // passport-openidconnect would call userinfo before our verify callback checks the ID token.
-    skipUserProfile: true,
-  } as never, verify as never);
+  const strategy = new OpenIDConnectStrategy(
+    {
+      issuer: meta.issuer,
+      authorizationURL: meta.authorization_endpoint,
+      tokenURL: meta.token_endpoint,
+      userInfoURL: meta.userinfo_endpoint ?? '',
+      clientID: config.clientId,
+      clientSecret: config.clientSecret,
+      callbackURL: config.callbackURL,
+      scope: config.scope.split(/\s+/).filter((s) => s !== 'openid'),
+      store: stateStore as never,
+      passReqToCallback: true,
+      // passport-openidconnect would call userinfo before our verify callback checks the ID token.
+      skipUserProfile: true,
+    } as never,
+    verify as never,
+  );
 
   // No prompt=consent of our own for offline_access: OIDC Core §11 lets an IdP drop offline_access without it,
   // but those that honour prompt=consent then show a consent page at every login. The README's Providers
   // section says, per IdP, what gives a refresh token; authorizationParams: { prompt: 'consent' } restores it.
   const authorizationParams = { ...config.authorizationParams };
-  (strategy as unknown as { authorizationParams(o: { codeChallenge?: string; loginParams?: LoginParams }): Record<string, string> }).authorizationParams =
-    (options) => ({
-      ...authorizationParams,
-      // This login's prompt, login_hint, ui_locales, acr_values, max_age (validated by the login route) win over the configured ones.
-      ...(options.loginParams ? authorizationParamsOf(options.loginParams) : {}),
-      // Ours rather than passport-openidconnect's uid(20) (≈119 bits): 256 bits. The strategy still keeps it
-      // in the transaction and checks it, because it reads the nonce back from these parameters.
-      nonce: randomToken(32),
-      ...(pkce && options.codeChallenge ? { code_challenge: options.codeChallenge, code_challenge_method: 'S256' } : {}),
-    });
+  (
+    strategy as unknown as { authorizationParams(o: { codeChallenge?: string; loginParams?: LoginParams }): Record<string, string> }
+  ).authorizationParams = (options) => ({
+    ...authorizationParams,
+    // This login's prompt, login_hint, ui_locales, acr_values, max_age (validated by the login route) win over the configured ones.
+    ...(options.loginParams ? authorizationParamsOf(options.loginParams) : {}),
+    // Ours rather than passport-openidconnect's uid(20) (≈119 bits): 256 bits. The strategy still keeps it
+    // in the transaction and checks it, because it reads the nonce back from these parameters.
+    nonce: randomToken(32),
+    ...(pkce && options.codeChallenge ? { code_challenge: options.codeChallenge, code_challenge_method: 'S256' } : {}),
+  });
 
   // passport-openidconnect builds the authorization URL and redirects to it itself; the login's redirect is
   // taken here, after every parameter (state, nonce, PKCE, scope, the login's own) is on the URL.
@@ -135,7 +186,10 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
   strategy.authenticate = function authenticate(this: StrategyRequest, req: Request, options?: unknown): void {
     const redirect = this.redirect;
     this.redirect = (location: string, status?: number) => {
-      authorizationRedirect(location).then((url) => redirect.call(this, url, status), (err: unknown) => this.error(err));
+      authorizationRedirect(location).then(
+        (url) => redirect.call(this, url, status),
+        (err: unknown) => this.error(err),
+      );
     };
     base.call(this, req, options as never);
   } as never;
@@ -155,14 +209,25 @@ export function createStrategy(config: Config, meta: ProviderMetadata, discovery
     txStore.pendingVerifier = undefined;
     const handle = pendingHandle;
     pendingHandle = undefined;
-    const grant: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri ?? config.callbackURL };
+    const grant: Record<string, string> = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: params.redirect_uri ?? config.callbackURL,
+    };
     if (verifier && pkce) grant.code_verifier = verifier;
     const dpop = config.dpop;
-    const key: Promise<DpopKey | undefined> = !dpop ? Promise.resolve(undefined)
-      : dpop.alg === 'PS256' ? generateDpopKey(dpop.alg) : Promise.resolve(handle ? dpopKeyOf(handle.handle, handle.secretIndex) : undefined);
-    key.then((dpopKey) => tokenRequest(config, meta.token_endpoint, grant, 'code exchange', dpopKey).then(
-      (t) => cb(null, t.access_token, t.refresh_token ?? '', { ...t, dpop_key: dpopKey }),
-    )).catch((err: unknown) => cb(err));
+    const key: Promise<DpopKey | undefined> = !dpop
+      ? Promise.resolve(undefined)
+      : dpop.alg === 'PS256'
+        ? generateDpopKey(dpop.alg)
+        : Promise.resolve(handle ? dpopKeyOf(handle.handle, handle.secretIndex) : undefined);
+    key
+      .then((dpopKey) =>
+        tokenRequest(config, meta.token_endpoint, grant, 'code exchange', dpopKey).then((t) =>
+          cb(null, t.access_token, t.refresh_token ?? '', { ...t, dpop_key: dpopKey }),
+        ),
+      )
+      .catch((err: unknown) => cb(err));
   };
   return strategy;
 }

@@ -6,8 +6,8 @@
 import { SignJWT } from 'jose';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { idpFetch, type IdpResponse } from '../util/idp-fetch.js';
-import { dpopProof, rememberNonce, type DpopKey } from './dpop.js';
+import { type IdpResponse, idpFetch } from '../util/idp-fetch.js';
+import { type DpopKey, dpopProof, rememberNonce } from './dpop.js';
 import { randomToken } from './pending-login.js';
 
 export interface TokenResponse {
@@ -19,7 +19,10 @@ export interface TokenResponse {
   scope?: string;
 }
 
-type ClientConfig = Pick<Config, 'issuer' | 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'clientKey' | 'clientAssertionAudience' | 'httpTimeout'>;
+type ClientConfig = Pick<
+  Config,
+  'issuer' | 'clientId' | 'clientSecret' | 'clientAuthMethod' | 'clientKey' | 'clientAssertionAudience' | 'httpTimeout'
+>;
 
 /** RFC 7523 §3: short-lived, and the IdP refuses a jti it has seen. */
 const ASSERTION_TTL_S = 60;
@@ -30,7 +33,11 @@ const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
  * revocation, PAR): the client authenticates the way the login does. A JWT method signs a new assertion
  * per request (its jti is single-use).
  */
-export async function authenticatedForm(config: ClientConfig, params: Record<string, string>, tokenEndpoint: string): Promise<{ headers: Record<string, string>; body: URLSearchParams }> {
+export async function authenticatedForm(
+  config: ClientConfig,
+  params: Record<string, string>,
+  tokenEndpoint: string,
+): Promise<{ headers: Record<string, string>; body: URLSearchParams }> {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (config.clientAuthMethod === 'client_secret_basic') {
@@ -76,8 +83,14 @@ function clientAssertion(config: ClientConfig, tokenEndpoint: string): Promise<s
  * `use_dpop_nonce` (400 JSON, or 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`) with a `DPoP-Nonce`
  * header gets the same request once more, with a new proof carrying that nonce (and a new assertion).
  */
-export async function clientPost(config: ClientConfig, url: string, params: Record<string, string>, what: string, endpoint: string,
-  options: { dpop?: DpopKey; tokenEndpoint?: string } = {}): Promise<IdpResponse> {
+export async function clientPost(
+  config: ClientConfig,
+  url: string,
+  params: Record<string, string>,
+  what: string,
+  endpoint: string,
+  options: { dpop?: DpopKey; tokenEndpoint?: string } = {},
+): Promise<IdpResponse> {
   const { dpop } = options;
   for (let attempt = 0; ; attempt++) {
     const { headers, body } = await authenticatedForm(config, params, options.tokenEndpoint ?? url);
@@ -94,8 +107,13 @@ export async function clientPost(config: ClientConfig, url: string, params: Reco
  * token from an IdP that is down (`ERR_IDP_UNAVAILABLE`/`ERR_IDP_TIMEOUT`, 503/504); the IdP's
  * `error_description` stays on `cause` and is never echoed to the browser.
  */
-export async function tokenRequest(config: ClientConfig, tokenEndpoint: string, params: Record<string, string>,
-  what: string, dpop?: DpopKey): Promise<TokenResponse> {
+export async function tokenRequest(
+  config: ClientConfig,
+  tokenEndpoint: string,
+  params: Record<string, string>,
+  what: string,
+  dpop?: DpopKey,
+): Promise<TokenResponse> {
   const res = await clientPost(config, tokenEndpoint, params, what, 'token', { dpop });
   if (res.status >= 500) {
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the token endpoint answered ${res.status}`);

@@ -9,10 +9,10 @@ import type { NextFunction, Request, Response } from 'express';
 import type { OidcContext } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug, fire } from '../events.js';
-import type { Claim } from '../store/backend.js';
-import { invalid, verifyLogoutToken, type LogoutClaims } from '../oidc/logout-token.js';
+import { invalid, type LogoutClaims, verifyLogoutToken } from '../oidc/logout-token.js';
 import { destroyMatchingSessions } from '../session/revoke-sessions.js';
-import { sendJson, type NodeHandler } from '../util/respond.js';
+import type { Claim } from '../store/backend.js';
+import { type NodeHandler, sendJson } from '../util/respond.js';
 
 const parseForm: NodeHandler = bodyParser.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 });
 

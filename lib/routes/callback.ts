@@ -4,18 +4,18 @@
  * written beside the new session, and the browser goes back to `returnTo`.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { STRATEGY, type OidcContext } from '../context.js';
-import { endSessionById } from '../session/end-session.js';
+import { type OidcContext, STRATEGY } from '../context.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog, fire } from '../events.js';
-import type { LoginResult } from '../oidc/strategy.js';
 import { attachResponse, randomToken, refuseAfterState, transactionOf } from '../oidc/pending-login.js';
-import { sessionAuthOf, unmetByIdToken } from '../oidc/step-up.js';
 import { revokeTokens } from '../oidc/revocation.js';
-import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
+import { sessionAuthOf, unmetByIdToken } from '../oidc/step-up.js';
+import type { LoginResult } from '../oidc/strategy.js';
+import { endSessionById } from '../session/end-session.js';
+import { type OidcSessionState, RECORD_SLACK_MS, sessionDeadline } from '../store/ttl.js';
+import { countLogin, endSpan, startSpan, withSpan } from '../telemetry.js';
 import { accessTokenExpiry } from '../tokens/expiry.js';
 import type { TokenRecord } from '../tokens/token-store.js';
-import { countLogin, endSpan, startSpan, withSpan } from '../telemetry.js';
 import { ensureQuery, redirect } from '../util/respond.js';
 
 const debug = debugLog('login');
@@ -63,10 +63,15 @@ export function createCallbackRoute(ctx: OidcContext) {
     }
     // RFC 9207 §2.4: an IdP that says it sends iss always does, so a response without one may come from another.
     // Raised once the state is known to be this browser's login (a junk or replayed state is refused as such).
-    const missingIss = query.iss === undefined
-      && (ctx.config.strictIss || (await ctx.discovery.get()).authorization_response_iss_parameter_supported === true)
-      ? new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the authorization response has no iss parameter, which this identity provider always sends (RFC 9207)')
-      : undefined;
+    const missingIss =
+      query.iss === undefined &&
+      (ctx.config.strictIss || (await ctx.discovery.get()).authorization_response_iss_parameter_supported === true)
+        ? new AuthError(
+            ErrorCodes.LOGIN_FAILED,
+            400,
+            'the authorization response has no iss parameter, which this identity provider always sends (RFC 9207)',
+          )
+        : undefined;
     if (missingIss) refuseAfterState(req, missingIss);
     if (typeof query.error === 'string' && SILENT_LOGIN_ERRORS.includes(query.error)) {
       // passport-openidconnect turns an error into AuthorizationError before it reads state: a silent login's
@@ -74,7 +79,8 @@ export function createCallbackRoute(ctx: OidcContext) {
       ctx.pending.verify(req, query.state, (err, found) => {
         const tx = found ? transactionOf(req) : undefined;
         if (err) return fail(err); // a missing iss too, once the state is found good
-        if (!tx?.silent) return fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the identity provider answered the sign-in with an error'));
+        if (!tx?.silent)
+          return fail(new AuthError(ErrorCodes.LOGIN_FAILED, 400, 'the identity provider answered the sign-in with an error'));
         countLogin('cancelled');
         debug('silent sign-in: not signed in at the identity provider (%s)', query.error);
         span.setAttribute('outcome', 'cancelled');
@@ -83,28 +89,34 @@ export function createCallbackRoute(ctx: OidcContext) {
       });
       return;
     }
-    const authenticate = ctx.passport.authenticate(STRATEGY, (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
-      if (err) {
-        fail(loginError(err));
-        return;
-      }
-      if (!result) {
-        const message = info?.message ?? 'invalid state';
-        fail(query.error === 'access_denied'
-          ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
-          // passport-openidconnect's own claim checks (iss, aud, exp, nonce) run before our jose verification.
-          : message.startsWith('ID token') ? new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${message}`)
-            : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${message}`));
-        return;
-      }
-      complete(ctx, req, res, result).then(() => {
-        // After the session is saved (complete() saves it before the redirect).
-        countLogin('success');
-        debug('sign-in completed');
-        span.setAttribute('outcome', 'success');
-        endSpan(span);
-      }, fail);
-    });
+    const authenticate = ctx.passport.authenticate(
+      STRATEGY,
+      (err: unknown, result: LoginResult | false, info: { message?: string } | undefined) => {
+        if (err) {
+          fail(loginError(err));
+          return;
+        }
+        if (!result) {
+          const message = info?.message ?? 'invalid state';
+          fail(
+            query.error === 'access_denied'
+              ? new AuthError(ErrorCodes.LOGIN_DENIED, 403, 'the sign-in was cancelled or refused at the identity provider')
+              : // passport-openidconnect's own claim checks (iss, aud, exp, nonce) run before our jose verification.
+                message.startsWith('ID token')
+                ? new AuthError(ErrorCodes.ID_TOKEN_INVALID, 401, `ID token rejected: ${message}`)
+                : new AuthError(ErrorCodes.LOGIN_STATE_MISMATCH, 400, `sign-in could not be completed: ${message}`),
+          );
+          return;
+        }
+        complete(ctx, req, res, result).then(() => {
+          // After the session is saved (complete() saves it before the redirect).
+          countLogin('success');
+          debug('sign-in completed');
+          span.setAttribute('outcome', 'success');
+          endSpan(span);
+        }, fail);
+      },
+    );
     try {
       withSpan(span, () => authenticate(req, res, fail));
     } catch (err) {
@@ -133,7 +145,13 @@ async function complete(ctx: OidcContext, req: Request, res: Response, result: L
   const now = Date.now();
   const { tokens, idClaims } = result;
   const sid = typeof idClaims.sid === 'string' ? idClaims.sid : undefined;
-  const state: OidcSessionState = { created: now, seen: now, sub: idClaims.sub, jsid: randomToken(16), ...(sid !== undefined ? { sid } : {}) };
+  const state: OidcSessionState = {
+    created: now,
+    seen: now,
+    sub: idClaims.sub,
+    jsid: randomToken(16),
+    ...(sid !== undefined ? { sid } : {}),
+  };
   const ua = req.headers['user-agent'];
   if (typeof ua === 'string' && ua !== '') state.ua = ua.slice(0, USER_AGENT_MAX);
   const auth = sessionAuthOf(idClaims);
@@ -168,7 +186,12 @@ function loginError(err: unknown): unknown {
   const inner = (err as { oauthError?: unknown })?.oauthError;
   if (isAuthError(inner) && inner.code === ErrorCodes.REFRESH_FAILED) {
     // tokenRequest calls every invalid_grant a refresh failure; at the code exchange it means a dead code.
-    return new AuthError(ErrorCodes.TOKEN_EXCHANGE_FAILED, 400, 'the identity provider refused the sign-in code (expired or already used); sign in again', { cause: inner });
+    return new AuthError(
+      ErrorCodes.TOKEN_EXCHANGE_FAILED,
+      400,
+      'the identity provider refused the sign-in code (expired or already used); sign in again',
+      { cause: inner },
+    );
   }
   if (isAuthError(inner)) return inner;
   if (isAuthError(err)) return err;

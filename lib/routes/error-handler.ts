@@ -21,8 +21,12 @@ export function oidcErrorHandler(err: unknown, req: Request, res: Response, next
     sendJson(res, known.status, body);
     return;
   }
-  sendHtml(res, known.status, `<!doctype html><meta charset="utf-8"><title>Sign-in problem</title>
-<h1>${escapeHtml(body.message)}</h1><p>Code: <code>${body.code}</code></p><p><a href="/">Home</a></p>`);
+  sendHtml(
+    res,
+    known.status,
+    `<!doctype html><meta charset="utf-8"><title>Sign-in problem</title>
+<h1>${escapeHtml(body.message)}</h1><p>Code: <code>${body.code}</code></p><p><a href="/">Home</a></p>`,
+  );
 }
 
 function toAuthError(err: unknown): AuthError | undefined {
@@ -31,7 +35,8 @@ function toAuthError(err: unknown): AuthError | undefined {
   // body-parser's errors on POST {basePath}/session.
   if (type === 'entity.parse.failed') return new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the body is not valid JSON');
   if (type === 'entity.too.large') return new AuthError(ErrorCodes.PAYLOAD_TOO_LARGE, 413, 'the body is too large');
-  if (type && (err as { status?: number }).status === 400) return new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the request body could not be read');
+  if (type && (err as { status?: number }).status === 400)
+    return new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the request body could not be read');
   return undefined;
 }
 

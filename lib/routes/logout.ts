@@ -7,11 +7,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { OidcContext } from '../context.js';
-import { endOwnSession } from '../session/end-session.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { debugLog, fire } from '../events.js';
 import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
+import { endOwnSession } from '../session/end-session.js';
 import { countEnded } from '../telemetry.js';
 import { clearCookie, queryOf, redirect } from '../util/respond.js';
 
@@ -25,7 +25,9 @@ export function createLogoutRoute(ctx: OidcContext) {
     res.setHeader('Cache-Control', 'no-store');
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
-      next(new AuthError(ErrorCodes.METHOD_NOT_ALLOWED, 405, 'logout needs a POST from this site (a form or fetch); a link cannot log out'));
+      next(
+        new AuthError(ErrorCodes.METHOD_NOT_ALLOWED, 405, 'logout needs a POST from this site (a form or fetch); a link cannot log out'),
+      );
       return;
     }
     if (!isSameOrigin(req, config.origin)) {
@@ -80,12 +82,14 @@ export function createLoggedOutRoute(ctx: OidcContext) {
       res.writeHead(303, { ...headers, Location: showsPage ? config.baseURL + self : config.baseURL + config.postLogoutRedirect }).end();
       return;
     }
-    res.writeHead(200, {
-      ...headers,
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-      'X-Content-Type-Options': 'nosniff',
-    }).end(req.method === 'HEAD' ? undefined : page);
+    res
+      .writeHead(200, {
+        ...headers,
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+        'X-Content-Type-Options': 'nosniff',
+      })
+      .end(req.method === 'HEAD' ? undefined : page);
   };
 }
 

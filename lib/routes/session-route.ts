@@ -10,7 +10,7 @@ import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { isSameOrigin } from '../same-origin.js';
 import { forgetServerSession, getServerSession, refreshServerSession, toPublicSession } from '../session/server-session.js';
-import { sendJson, type NodeHandler } from '../util/respond.js';
+import { type NodeHandler, sendJson } from '../util/respond.js';
 
 export const CSRF_HEADER = 'x-oidc-session';
 
@@ -40,7 +40,8 @@ export function createSessionUpdateRoute(ctx: OidcContext) {
         throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'body must be a JSON object: { "refresh": true } or { "data": … }');
       }
       const { refresh, data } = body as { refresh?: unknown; data?: unknown };
-      if (refresh !== undefined && refresh !== true) throw new AuthError(ErrorCodes.BAD_REQUEST, 400, '"refresh" must be true when present');
+      if (refresh !== undefined && refresh !== true)
+        throw new AuthError(ErrorCodes.BAD_REQUEST, 400, '"refresh" must be true when present');
       const current = refresh ? await refreshServerSession(req) : await getServerSession(req);
       if (!current) throw new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'not signed in');
       let session = current;
@@ -60,15 +61,25 @@ export function createSessionUpdateRoute(ctx: OidcContext) {
       next(err);
     }
   };
-  return [function sessionUpdateGuard(req: Request, _res: Response, next: NextFunction): void {
-    if (!isSameOrigin(req, config.origin)) {
-      next(new AuthError(ErrorCodes.FORBIDDEN_ORIGIN, 403, 'session updates must come from this site'));
-      return;
-    }
-    if (req.headers[CSRF_HEADER] !== '1') {
-      next(new AuthError(ErrorCodes.CSRF_HEADER_MISSING, 403, `session updates need the header ${CSRF_HEADER}: 1 (the browser script sends it)`));
-      return;
-    }
-    next();
-  }, parseJson, update];
+  return [
+    function sessionUpdateGuard(req: Request, _res: Response, next: NextFunction): void {
+      if (!isSameOrigin(req, config.origin)) {
+        next(new AuthError(ErrorCodes.FORBIDDEN_ORIGIN, 403, 'session updates must come from this site'));
+        return;
+      }
+      if (req.headers[CSRF_HEADER] !== '1') {
+        next(
+          new AuthError(
+            ErrorCodes.CSRF_HEADER_MISSING,
+            403,
+            `session updates need the header ${CSRF_HEADER}: 1 (the browser script sends it)`,
+          ),
+        );
+        return;
+      }
+      next();
+    },
+    parseJson,
+    update,
+  ];
 }

@@ -17,7 +17,11 @@ export type Revocation = 'await' | 'background' | 'none';
  * so a failure after this point still leaves it signed out), then its index entries and its blob.
  * Returns the ID token for id_token_hint.
  */
-export async function endOwnSession(ctx: OidcContext, req: Request, revoke: Revocation = 'await'): Promise<{ idToken?: string; sub?: string; sid?: string }> {
+export async function endOwnSession(
+  ctx: OidcContext,
+  req: Request,
+  revoke: Revocation = 'await',
+): Promise<{ idToken?: string; sub?: string; sid?: string }> {
   const state = req.session?.oidc;
   const sessionId = req.sessionID;
   let idToken: string | undefined;
@@ -31,8 +35,12 @@ export async function endOwnSession(ctx: OidcContext, req: Request, revoke: Revo
 }
 
 /** Ends one session by id in the shared backend, so every instance sees it gone; resolves to its last tokens. */
-export async function endSessionById(ctx: OidcContext, sessionId: string, state: OidcSessionState,
-  { blob = true, revoke = 'await' }: { blob?: boolean; revoke?: Revocation } = {}): Promise<TokenRecord | null> {
+export async function endSessionById(
+  ctx: OidcContext,
+  sessionId: string,
+  state: OidcSessionState,
+  { blob = true, revoke = 'await' }: { blob?: boolean; revoke?: Revocation } = {},
+): Promise<TokenRecord | null> {
   const record = await ctx.tokens.get(sessionId).catch(() => null);
   await ctx.tokens.destroy(sessionId);
   ctx.jwt.forget(state.jsid);

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { Request } from 'express';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import { sessionDeadline, type OidcSessionState } from '../store/ttl.js';
+import { type OidcSessionState, sessionDeadline } from '../store/ttl.js';
 
 /** One session of `listSessions`. Times are ms since the epoch. */
 export interface SessionListing {
@@ -39,7 +39,8 @@ export function sessionHandle(secret: string, sessionId: string): string {
 export async function listSessions(req: Request, query: { sub: string }): Promise<SessionListing[]> {
   const ctx = contextOf(req, 'listSessions');
   const sub = (query as { sub?: unknown } | undefined)?.sub;
-  if (typeof sub !== 'string' || sub === '') throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'listSessions(req, query): query must be { sub: string }');
+  if (typeof sub !== 'string' || sub === '')
+    throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'listSessions(req, query): query must be { sub: string }');
   const out: SessionListing[] = [];
   for (const [id, state] of await sessionsOf(ctx, sub)) {
     out.push({

@@ -7,10 +7,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { contextOf } from '../context.js';
 import { ErrorCodes } from '../errors.js';
-import { authRequirement, satisfies, stepUpChallenge, stepUpQuery, type AuthRequirement } from '../oidc/step-up.js';
+import { type AuthRequirement, authRequirement, satisfies, stepUpChallenge, stepUpQuery } from '../oidc/step-up.js';
 import type { Session } from '../types.js';
-import { getServerSession } from './server-session.js';
 import { originalUrlOf, prefersHtml, redirect as redirectTo, sendJson } from '../util/respond.js';
+import { getServerSession } from './server-session.js';
 
 export interface RequiresAuthOptions {
   /** Redirect page requests to login; false answers 401 JSON to every request. @default true */
@@ -47,8 +47,9 @@ export function requiresAuth(options: RequiresAuthOptions = {}) {
       return;
     }
     getServerSession(req).then((session) => {
-      const usable = session && (!session.error || session.error === 'JwtError'
-        || (session.error === 'RefreshAccessTokenUnavailable' && session.accessToken));
+      const usable =
+        session &&
+        (!session.error || session.error === 'JwtError' || (session.error === 'RefreshAccessTokenUnavailable' && session.accessToken));
       if (usable && (!stepUp || satisfies(session.auth, need))) return next();
       // Inside a promise callback a throw would be an unhandled rejection (a crashed process): it goes to next.
       try {
@@ -78,10 +79,20 @@ function stepUpRefusal(req: IncomingMessage, res: ServerResponse, need: AuthRequ
   });
 }
 
-function refuse(req: IncomingMessage, res: ServerResponse, session: Session | null, loginBase: string | undefined, need: AuthRequirement): void {
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: Session | null,
+  loginBase: string | undefined,
+  need: AuthRequirement,
+): void {
   res.setHeader('Cache-Control', 'no-store');
   if (session?.error === 'RefreshAccessTokenUnavailable') {
-    sendJson(res, 503, { error: 'service_unavailable', code: ErrorCodes.REFRESH_UNAVAILABLE, message: 'the identity provider cannot be reached to refresh the session; retry shortly' });
+    sendJson(res, 503, {
+      error: 'service_unavailable',
+      code: ErrorCodes.REFRESH_UNAVAILABLE,
+      message: 'the identity provider cannot be reached to refresh the session; retry shortly',
+    });
     return;
   }
   if (loginBase !== undefined && (req.method === 'GET' || req.method === 'HEAD') && prefersHtml(req)) {

@@ -6,8 +6,8 @@
 import type { Request } from 'express';
 import { contextOf, type OidcContext } from '../context.js';
 import { AuthError, ErrorCodes } from '../errors.js';
-import type { OidcSessionState } from '../store/ttl.js';
 import { debugLog } from '../events.js';
+import type { OidcSessionState } from '../store/ttl.js';
 import { countEnded, type EndReason } from '../telemetry.js';
 import { endOwnSession, endSessionById } from './end-session.js';
 import { sessionOfHandle } from './list-sessions.js';
@@ -44,7 +44,11 @@ export async function revokeSessions(req: Request, query: RevokeQuery): Promise<
   }
   // Exactly one key: `{ sub, sid }` would be ambiguous (both, or only that IdP session?).
   if (valid(q.sub) === valid(q.sid) || (q.sub !== undefined && !valid(q.sub)) || (q.sid !== undefined && !valid(q.sid))) {
-    throw new AuthError(ErrorCodes.BAD_REQUEST, 400, 'revokeSessions(req, query): query must be { sub: string }, { sid: string } or { handle: string }');
+    throw new AuthError(
+      ErrorCodes.BAD_REQUEST,
+      400,
+      'revokeSessions(req, query): query must be { sub: string }, { sid: string } or { handle: string }',
+    );
   }
   return destroyMatchingSessions(ctx, valid(q.sub) ? { sub: q.sub } : { sid: q.sid as string }, req);
 }
@@ -52,7 +56,8 @@ export async function revokeSessions(req: Request, query: RevokeQuery): Promise<
 /** Ends the one session behind `handle`; 0 when the handle names none of the user's live sessions. */
 async function endHandle(ctx: OidcContext, req: Request, handle: string, sub: string | undefined): Promise<number> {
   const owner = sub ?? req.session?.oidc?.sub;
-  if (owner === undefined) throw new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'revokeSessions(req, { handle }): sign in first, or pass the sub of its user');
+  if (owner === undefined)
+    throw new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'revokeSessions(req, { handle }): sign in first, or pass the sub of its user');
   const found = await sessionOfHandle(ctx, owner, handle);
   if (!found) return 0;
   if (found[0] === req.sessionID) await endOwnSession(ctx, req);
@@ -69,11 +74,17 @@ async function endHandle(ctx: OidcContext, req: Request, handle: string, sub: st
  * ended sessions in the `oidc_session.ended` counter.
  * @internal (kept out of the published .d.ts, which would otherwise reach passport's types)
  */
-export async function destroyMatchingSessions(ctx: OidcContext, query: { sub?: string; sid?: string }, req?: Request,
-  reason: Extract<EndReason, 'revoked' | 'backchannel' | 'logout'> = 'revoked'): Promise<number> {
-  const matches = (s: OidcSessionState | undefined): boolean => !!s && (query.sid !== undefined
-    ? s.sid === query.sid || (query.sub !== undefined && s.sub === query.sub && s.sid === undefined)
-    : s.sub === query.sub);
+export async function destroyMatchingSessions(
+  ctx: OidcContext,
+  query: { sub?: string; sid?: string },
+  req?: Request,
+  reason: Extract<EndReason, 'revoked' | 'backchannel' | 'logout'> = 'revoked',
+): Promise<number> {
+  const matches = (s: OidcSessionState | undefined): boolean =>
+    !!s &&
+    (query.sid !== undefined
+      ? s.sid === query.sid || (query.sub !== undefined && s.sub === query.sub && s.sid === undefined)
+      : s.sub === query.sub);
   const own = req?.session?.oidc;
   const ownId = matches(own) ? req!.sessionID : undefined;
   const ids = new Set<string>();

@@ -3,13 +3,13 @@
  * Memoised per request, so a handler, `requiresAuth()` and `sessionScript()` share one load and one refresh.
  */
 import type { Request } from 'express';
-import { contextOf, MEMO, type ContextRequest, type OidcContext } from '../context.js';
+import { type ContextRequest, contextOf, MEMO, type OidcContext } from '../context.js';
 import { debug } from '../events.js';
-import { RECORD_SLACK_MS, sessionDeadline, type OidcSessionState } from '../store/ttl.js';
+import type { DpopKey } from '../oidc/dpop.js';
+import { type OidcSessionState, RECORD_SLACK_MS, sessionDeadline } from '../store/ttl.js';
 import type { RefreshSubject } from '../tokens/refresh.js';
 import type { MintedJwt } from '../tokens/session-jwt.js';
 import type { TokenRecord } from '../tokens/token-store.js';
-import type { DpopKey } from '../oidc/dpop.js';
 import type { PublicSession, Session, SessionUser } from '../types.js';
 
 /** Resolves to the session, or `null` when the request is not signed in. */
@@ -56,9 +56,14 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
   return loadSlow(ctx, req, state, user, cached);
 }
 
-async function loadSlow(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser,
-  cached: TokenRecord | null | undefined): Promise<Session | null> {
-  let record = cached ?? await ctx.tokens.get(req.sessionID);
+async function loadSlow(
+  ctx: OidcContext,
+  req: Request,
+  state: OidcSessionState,
+  user: SessionUser,
+  cached: TokenRecord | null | undefined,
+): Promise<Session | null> {
+  let record = cached ?? (await ctx.tokens.get(req.sessionID));
   if (record) record = await ctx.refresher.ensureFresh(subjectOf(ctx, req, state), record);
   if (!record) return dropHalfSession(req);
   let minted: MintedJwt | undefined;
@@ -86,8 +91,14 @@ function subjectOf(ctx: OidcContext, req: Request, state: OidcSessionState): Ref
   return { sessionId: req.sessionID, sub: state.sub, sid: state.sid, req, expiresAt: sessionDeadline(state, ctx.config) + RECORD_SLACK_MS };
 }
 
-function finish(ctx: OidcContext, req: Request, state: OidcSessionState, user: SessionUser, record: TokenRecord,
-  minted: MintedJwt | undefined): Promise<Session> {
+function finish(
+  ctx: OidcContext,
+  req: Request,
+  state: OidcSessionState,
+  user: SessionUser,
+  record: TokenRecord,
+  minted: MintedJwt | undefined,
+): Promise<Session> {
   const tokenValid = record.accessTokenExpires === undefined || record.accessTokenExpires > Date.now();
   const session: Session = {
     user,
@@ -131,7 +142,7 @@ export async function refreshServerSession(req: Request, minIntervalMs?: number)
 /** The session's DPoP key, for the BFF's proofs (never part of the Session object). @internal */
 export async function dpopKeyOf(req: Request): Promise<DpopKey | undefined> {
   const record = await contextOf(req, 'dpop').tokens.get(req.sessionID);
-  return record?.tokenType === 'DPoP' ? record.dpopKey as DpopKey | undefined : undefined;
+  return record?.tokenType === 'DPoP' ? (record.dpopKey as DpopKey | undefined) : undefined;
 }
 
 /** The session as the browser may see it: tokens only where `expose` lists them, plus the server clock. */

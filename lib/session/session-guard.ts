@@ -4,13 +4,13 @@
  * `seenEvery` interval, so most requests never write the session. `X-Session-Peek: 1` never counts as activity.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { CTX, type ContextRequest, type OidcContext } from '../context.js';
-import { endOwnSession } from './end-session.js';
+import { type ContextRequest, CTX, type OidcContext } from '../context.js';
 import { debugLog, fire } from '../events.js';
-import { getServerSessionMethod } from './server-session.js';
 import { seenEvery } from '../store/ttl.js';
 import { countEnded } from '../telemetry.js';
 import type { SessionExpiredReason } from '../types.js';
+import { endOwnSession } from './end-session.js';
+import { getServerSessionMethod } from './server-session.js';
 
 const debug = debugLog('session');
 
@@ -24,15 +24,19 @@ export function createSessionGuard(ctx: OidcContext) {
     noStoreOnNewCookie(req, res, config.cookieName);
     // Once per request prototype (Express gives each app its own), not a property write per request.
     if (req.getServerSession !== getServerSessionMethod) {
-      Object.defineProperty(Object.getPrototypeOf(req), 'getServerSession', { value: getServerSessionMethod, configurable: true, writable: true });
+      Object.defineProperty(Object.getPrototypeOf(req), 'getServerSession', {
+        value: getServerSessionMethod,
+        configurable: true,
+        writable: true,
+      });
     }
     const state = req.session?.oidc;
     if (!state) return next();
     // What passport.session() would do with our identity deserializer, without building a strategy per request.
     req.user = req.session.passport?.user;
     const now = Date.now();
-    const reason: SessionExpiredReason | undefined = now >= state.created + absoluteMs ? 'absolute'
-      : now >= state.seen + idleMs ? 'idle' : undefined;
+    const reason: SessionExpiredReason | undefined =
+      now >= state.created + absoluteMs ? 'absolute' : now >= state.seen + idleMs ? 'idle' : undefined;
     if (!reason) {
       if (now - state.seen >= every && req.headers['x-session-peek'] !== '1') state.seen = now;
       return next();

@@ -2,8 +2,9 @@
  * sessionScript(req, { nonce }): the HTML that bootstraps the browser observer — the session as inline JSON
  * (so the first paint is already signed in or out, never "loading") and the script tag of the client.
  */
-import type { Request } from 'express';
+
 import type { ServerResponse } from 'node:http';
+import type { Request } from 'express';
 import { contextOf } from '../context.js';
 import { getServerSession, toPublicSession } from './server-session.js';
 
@@ -27,8 +28,10 @@ export async function sessionScript(req: Request, options: SessionScriptOptions 
   const session = await getServerSession(req);
   const data = safeJson(session ? toPublicSession(session, config.expose) : null);
   const nonce = options.nonce ? ` nonce="${escapeAttribute(options.nonce)}"` : '';
-  return `<script type="application/json" id="oidc-session-data"${nonce}>${data}</script>`
-    + `<script src="${escapeAttribute(config.basePath)}/client.js"${nonce}></script>`;
+  return (
+    `<script type="application/json" id="oidc-session-data"${nonce}>${data}</script>` +
+    `<script src="${escapeAttribute(config.basePath)}/client.js"${nonce}></script>`
+  );
 }
 
 /** JSON that cannot end the script element early (`</script>`), open a comment, or break on U+2028/2029. */

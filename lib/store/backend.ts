@@ -103,6 +103,8 @@ export interface StorageBackend {
 /** The in-process lock: with one process, the refresher's own single flight is the lock. */
 export const localLock: RefreshLock = {
   shared: false,
-  async acquire() { return 'local'; },
+  async acquire() {
+    return 'local';
+  },
   async release() {},
 };

@@ -14,12 +14,15 @@ type Operation = 'get' | 'set' | 'destroy';
 const SESSION_OPERATIONS: Record<Operation, string> = { get: 'session.get', set: 'session.set', destroy: 'session.destroy' };
 
 export class GuardedStore extends session.Store {
-  constructor(readonly inner: Store, private readonly timeoutMs: number,
+  constructor(
+    readonly inner: Store,
+    private readonly timeoutMs: number,
     /** Our in-process store answers synchronously: no timer needed on the hot path. */
     private readonly sync: boolean,
     /** Asked before a signed-in blob is written to a store that cannot check it itself. */
     private readonly admit?: Admit,
-    private readonly ttlMs?: (sess: SessionData) => number) {
+    private readonly ttlMs?: (sess: SessionData) => number,
+  ) {
     super();
   }
 
@@ -33,10 +36,13 @@ export class GuardedStore extends session.Store {
       this.call('set', (done) => this.inner.set(sid, sess, done), cb);
       return;
     }
-    withDeadline(admit(sid, sess, this.ttlMs?.(sess) ?? 0), this.timeoutMs, 'session admission', undefined, 'session.admit').then((ok) => {
-      if (ok) this.call('set', (done) => this.inner.set(sid, sess, done), cb);
-      else cb?.();
-    }, (err: unknown) => cb?.(err));
+    withDeadline(admit(sid, sess, this.ttlMs?.(sess) ?? 0), this.timeoutMs, 'session admission', undefined, 'session.admit').then(
+      (ok) => {
+        if (ok) this.call('set', (done) => this.inner.set(sid, sess, done), cb);
+        else cb?.();
+      },
+      (err: unknown) => cb?.(err),
+    );
   }
 
   override destroy(sid: string, cb?: Callback): void {
@@ -62,6 +68,9 @@ export class GuardedStore extends session.Store {
       // connect-redis returns a promise and also calls back; a rejection must not go unhandled.
       if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(reject);
     });
-    withDeadline(pending, this.timeoutMs, `session store ${op}`, undefined, SESSION_OPERATIONS[op]).then((value) => cb?.(undefined, value), (err: unknown) => cb?.(err));
+    withDeadline(pending, this.timeoutMs, `session store ${op}`, undefined, SESSION_OPERATIONS[op]).then(
+      (value) => cb?.(undefined, value),
+      (err: unknown) => cb?.(err),
+    );
   }
 }

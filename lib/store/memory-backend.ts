@@ -5,8 +5,8 @@
  * long as its record — which keeps a signed-in session's cost close to express-session's MemoryStore.
  */
 import { memoryKeyBackend } from '../tokens/jwt-key-backends.js';
-import { localLock, type Claim, type StorageBackend, type TokenRecord } from './backend.js';
-import { PruningMemoryStore } from './memory-store.js';
+import { type Claim, localLock, type StorageBackend, type TokenRecord } from './backend.js';
+import type { PruningMemoryStore } from './memory-store.js';
 
 /** A record written at sign-in whose blob never followed (the request died in between) is dropped after this. */
 const ORPHAN_MS = 5 * 60_000;

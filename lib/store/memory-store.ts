@@ -29,7 +29,11 @@ export interface MemoryStoreOptions {
  * `cookie` is the JSON of the blob's cookie, kept apart: express-session's cookie is the same for every
  * session without maxAge, so one interned string serves them all instead of ~110 bytes each.
  */
-interface Entry { json: string; cookie: string | undefined; expires: number }
+interface Entry {
+  json: string;
+  cookie: string | undefined;
+  expires: number;
+}
 
 /** Per-entry overhead counted against `maxBytes` besides the JSON itself (Map slot, entry object, key). */
 const ENTRY_OVERHEAD = 120;
@@ -154,7 +158,8 @@ export class PruningMemoryStore extends session.Store {
   private entryOf(sess: SessionData, expires: number): Entry {
     const { cookie, ...rest } = sess as SessionData & { cookie?: { expires?: unknown } };
     // Only cookies without their own expiry are alike across sessions; any other stays in the JSON.
-    if (!cookie || (cookie.expires !== null && cookie.expires !== undefined)) return { json: JSON.stringify(sess), cookie: undefined, expires };
+    if (!cookie || (cookie.expires !== null && cookie.expires !== undefined))
+      return { json: JSON.stringify(sess), cookie: undefined, expires };
     const text = JSON.stringify(cookie);
     let shared = this.cookies.get(text);
     if (shared === undefined) {

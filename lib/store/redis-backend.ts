@@ -5,15 +5,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
-import type { RedisClientLike } from '../types.js';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { debug } from '../events.js';
-import { redisKeyBackend, type RedisLike } from '../tokens/jwt-key-backends.js';
+import { type RedisLike, redisKeyBackend } from '../tokens/jwt-key-backends.js';
+import type { RedisClientLike } from '../types.js';
 import { withDeadline } from '../util/deadline.js';
 import type { Claim, RefreshLock, StorageBackend, TokenRecord } from './backend.js';
-import { AdmittingRedisStore } from './redis-session-store.js';
-import { ADD_MEMBER, ADMIT_SESSION, EXTEND, GET, PUT_RECORD, RELEASE } from './redis-scripts.js';
 import { replicationOf } from './redis-replication.js';
+import { ADD_MEMBER, ADMIT_SESSION, EXTEND, GET, PUT_RECORD, RELEASE } from './redis-scripts.js';
+import { AdmittingRedisStore } from './redis-session-store.js';
 import { indexSetsOf, type OidcSessionState } from './ttl.js';
 
 const NS = 'oidc-session:';
@@ -39,8 +39,8 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
   const { client, timeoutMs } = options;
   const bound = <T>(op: string, call: Promise<T>, late?: (value: T) => void) => withDeadline(call, timeoutMs, `redis ${op}`, late, op);
   const run = (op: string, script: string, keys: string[], args: string[]) => bound(op, client.eval(script, { keys, arguments: args }));
-  const extendSets = (state: OidcSessionState | undefined, ms: number) => Promise.all((state ? indexSetsOf(state) : [])
-    .map((name) => run('extend', EXTEND, [hashed('idx', name)], [String(ms)])));
+  const extendSets = (state: OidcSessionState | undefined, ms: number) =>
+    Promise.all((state ? indexSetsOf(state) : []).map((name) => run('extend', EXTEND, [hashed('idx', name)], [String(ms)])));
 
   const admit = async (sid: string, json: string, ttlSeconds: number, state?: OidcSessionState): Promise<boolean> => {
     const ok = await run('admit', ADMIT_SESSION, [SESSION_PREFIX + sid, recordKey(sid)], [json, String(ttlSeconds)]);
@@ -64,7 +64,11 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
       const left = timeoutMs - (Date.now() - started);
       if (left <= 0 || !(await withDeadline(replication.trusted(lockKey(sid)), left, 'redis lock check', undefined, 'check'))) {
         lock.release(sid, token).catch(() => undefined);
-        throw new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, 'redis lock: taken on a master that just lost its replicas (failover under way)');
+        throw new AuthError(
+          ErrorCodes.STORE_UNAVAILABLE,
+          503,
+          'redis lock: taken on a master that just lost its replicas (failover under way)',
+        );
       }
       return token;
     },
@@ -76,31 +80,35 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
   const keysBackend = redisKeyBackend(client as unknown as RedisLike);
   // With client-side caching on the client, Redis pushes an invalidation for every tracked key that changes.
   const cache = (client as { clientSideCache?: { on(event: 'invalidate', fn: (key: unknown) => void): unknown } }).clientSideCache;
-  const onInvalidate = cache && ((listener: (sessionId: string | null) => void) => {
-    // node-redis empties its cache on a connection error or close without telling: invalidations may have been
-    // missed while the connection was down, so every copy above it goes too.
-    for (const event of ['error', 'end', 'reconnecting']) client.on?.(event, () => listener(null));
-    const prefix = recordKey('');
-    cache.on('invalidate', (key) => {
-      if (key === null) return listener(null);
-      const name = String(key);
-      // recordKey('') is `…tok:{sess:}`: the id sits between the prefix's brace content and the closing brace.
-      if (name.startsWith(prefix.slice(0, -1))) listener(name.slice(prefix.length - 1, -1));
+  const onInvalidate =
+    cache &&
+    ((listener: (sessionId: string | null) => void) => {
+      // node-redis empties its cache on a connection error or close without telling: invalidations may have been
+      // missed while the connection was down, so every copy above it goes too.
+      for (const event of ['error', 'end', 'reconnecting']) client.on?.(event, () => listener(null));
+      const prefix = recordKey('');
+      cache.on('invalidate', (key) => {
+        if (key === null) return listener(null);
+        const name = String(key);
+        // recordKey('') is `…tok:{sess:}`: the id sits between the prefix's brace content and the closing brace.
+        if (name.startsWith(prefix.slice(0, -1))) listener(name.slice(prefix.length - 1, -1));
+      });
     });
-  });
   return {
     kind: 'redis',
     shared: true,
     redis: client,
     ...(onInvalidate ? { onInvalidate } : {}),
     sessions: options.sessions ?? new AdmittingRedisStore({ client, prefix: SESSION_PREFIX, ttl: options.ttl, disableTouch: true }, admit),
-    ...(options.sessions ? {
-      admit: async (sid: string, sess: SessionData, ttlMs: number) => {
-        const ok = await run('extend', EXTEND, [recordKey(sid)], [String(ttlMs)]);
-        if (ok === 1) await extendSets((sess as { oidc?: OidcSessionState }).oidc, ttlMs);
-        return ok === 1;
-      },
-    } : {}),
+    ...(options.sessions
+      ? {
+          admit: async (sid: string, sess: SessionData, ttlMs: number) => {
+            const ok = await run('extend', EXTEND, [recordKey(sid)], [String(ttlMs)]);
+            if (ok === 1) await extendSets((sess as { oidc?: OidcSessionState }).oidc, ttlMs);
+            return ok === 1;
+          },
+        }
+      : {}),
     async getRecord(sid) {
       return parseRecord(await bound('get', client.get(recordKey(sid))));
     },
@@ -111,7 +119,7 @@ export function redisBackend(options: RedisBackendOptions): StorageBackend {
       // A refreshed record written to a master that is being demoted would be lost: while the master looks so,
       // it is written again (compare-and-set again, on the new master once the client has switched).
       const until = Date.now() + DURABLE_WRITE_MS;
-      for (let wrote = false; ;) {
+      for (let wrote = false; ; ) {
         if ((await run('put', PUT_RECORD, [key], args)) === 1) wrote = true;
         else if (!wrote || parseRecord(await run('get', GET, [key], []))?.v !== record.v) return false;
         if (await bound('check', replication.trusted(key))) return true;

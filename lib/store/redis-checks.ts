@@ -19,12 +19,16 @@ export async function checkRedisConfig(client: RedisClientLike, timeoutMs: numbe
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
   const policy = field('maxmemory_policy');
   if (policy?.startsWith('allkeys-')) {
-    warn(`express-oidc-session: Redis maxmemory-policy is ${policy}, so under memory pressure Redis may evict token records `
-      + 'and sign users out. Use noeviction or a volatile-* policy (every key of ours has a TTL).');
+    warn(
+      `express-oidc-session: Redis maxmemory-policy is ${policy}, so under memory pressure Redis may evict token records ` +
+        'and sign users out. Use noeviction or a volatile-* policy (every key of ours has a TTL).',
+    );
   }
   if (field('aof_enabled') === '0') {
-    warn('express-oidc-session: Redis has no AOF (appendonly no). After a crash it restarts from an older snapshot, with refresh '
-      + 'tokens the IdP has already rotated; set appendonly yes for the Redis that keeps sessions.');
+    warn(
+      'express-oidc-session: Redis has no AOF (appendonly no). After a crash it restarts from an older snapshot, with refresh ' +
+        'tokens the IdP has already rotated; set appendonly yes for the Redis that keeps sessions.',
+    );
   }
 }
 

@@ -11,7 +11,10 @@ type Admit = (sid: string, json: string, ttlSeconds: number, state?: OidcSession
 type Callback = (err?: unknown) => void;
 
 export class AdmittingRedisStore extends RedisStore {
-  constructor(options: ConstructorParameters<typeof RedisStore>[0], private readonly admit: Admit) {
+  constructor(
+    options: ConstructorParameters<typeof RedisStore>[0],
+    private readonly admit: Admit,
+  ) {
     super(options);
   }
 

@@ -44,11 +44,16 @@ export function selectBackend(config: Config, warn: (msg: string) => void): Sele
     backend = redisBackend({ client, timeoutMs: config.storeTimeout, ttl, sessions: appStore });
     const connected = owned || client.isOpen === false ? connect(client) : Promise.resolve();
     ready = connected.then(() => checkRedisConfig(client, config.storeTimeout, warn));
-    if (owned) closeClient = async () => { await (client as unknown as { close(): Promise<void> }).close().catch(() => undefined); };
+    if (owned)
+      closeClient = async () => {
+        await (client as unknown as { close(): Promise<void> }).close().catch(() => undefined);
+      };
   } else if (appStore) {
-    warn('express-oidc-session: `store` is neither Redis nor our PruningMemoryStore, so token records, the session index and '
-      + 'claims are kept in it without atomic operations, and the refresh single flight is per process: instances sharing '
-      + 'this store may send one refresh token twice (the IdP then revokes the grant). Pass `redis` as well for the guarantees.');
+    warn(
+      'express-oidc-session: `store` is neither Redis nor our PruningMemoryStore, so token records, the session index and ' +
+        'claims are kept in it without atomic operations, and the refresh single flight is per process: instances sharing ' +
+        'this store may send one refresh token twice (the IdP then revokes the grant). Pass `redis` as well for the guarantees.',
+    );
     backend = storeBackend(appStore, config.storeTimeout, lifetimeMs);
   } else {
     memory?.adoptTtl(ttl);
@@ -58,7 +63,9 @@ export function selectBackend(config: Config, warn: (msg: string) => void): Sele
   const admit = backend.admit?.bind(backend);
   const store = new GuardedStore(backend.sessions, config.storeTimeout, sync, admit, ttlMs);
   return {
-    backend, store, ready,
+    backend,
+    store,
+    ready,
     close: async () => {
       await backend.close();
       await closeClient();
@@ -70,13 +77,17 @@ export function selectBackend(config: Config, warn: (msg: string) => void): Sele
 function redisClientOf(store: Store | undefined): RedisClientLike | undefined {
   const client = (store as { client?: Partial<RedisClientLike> } | undefined)?.client;
   return client && typeof client.eval === 'function' && typeof client.set === 'function' && typeof client.sMembers === 'function'
-    ? client as RedisClientLike : undefined;
+    ? (client as RedisClientLike)
+    : undefined;
 }
 
 function connect(client: RedisClientLike): Promise<void> {
-  return (client as unknown as { connect(): Promise<unknown> }).connect().then(() => undefined, (err: unknown) => {
-    debug('redis connect failed: %s', (err as Error).message);
-  });
+  return (client as unknown as { connect(): Promise<unknown> }).connect().then(
+    () => undefined,
+    (err: unknown) => {
+      debug('redis connect failed: %s', (err as Error).message);
+    },
+  );
 }
 
 /**
@@ -98,7 +109,12 @@ function createOwnedClient(url: string, timeoutMs: number): RedisClientLike {
     RESP: 3,
     // The TTL only bounds staleness during a network partition that keeps the socket open (no invalidations
     // arrive, and none is missed for long); coherence comes from the invalidations.
-    clientSideCache: new BasicClientSideCache({ ttl: REDIS_CACHE_TTL_MS, maxEntries: REDIS_CACHE_ENTRIES, evictPolicy: 'LRU', recordStats: false }),
+    clientSideCache: new BasicClientSideCache({
+      ttl: REDIS_CACHE_TTL_MS,
+      maxEntries: REDIS_CACHE_ENTRIES,
+      evictPolicy: 'LRU',
+      recordStats: false,
+    }),
     // Fail fast while disconnected instead of queueing commands in memory until Redis returns (connect-redis#373).
     disableOfflineQueue: true,
     commandsQueueMaxLength: REDIS_QUEUE_MAX,

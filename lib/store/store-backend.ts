@@ -10,16 +10,27 @@ import { withDeadline } from '../util/deadline.js';
 import { localLock, type StorageBackend, type TokenRecord } from './backend.js';
 
 /** What a record looks like to the store: `cookie.expires` sets its TTL in every store we know. */
-interface Stored<T> { cookie: { originalMaxAge: number; expires: string }; exp: number; value: T }
+interface Stored<T> {
+  cookie: { originalMaxAge: number; expires: string };
+  exp: number;
+  value: T;
+}
 
 export function storeBackend(store: Store, timeoutMs: number, lifetimeMs: () => number): StorageBackend {
-  const bound = <T>(op: string, run: (cb: (err?: unknown, value?: T) => void) => void) => withDeadline(new Promise<T>((resolve, reject) => {
-    try {
-      run((err, value) => (err && (err as { code?: unknown }).code !== 'ENOENT' ? reject(err) : resolve(value as T)));
-    } catch (err) {
-      reject(err);
-    }
-  }), timeoutMs, `session store ${op}`, undefined, op);
+  const bound = <T>(op: string, run: (cb: (err?: unknown, value?: T) => void) => void) =>
+    withDeadline(
+      new Promise<T>((resolve, reject) => {
+        try {
+          run((err, value) => (err && (err as { code?: unknown }).code !== 'ENOENT' ? reject(err) : resolve(value as T)));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+      timeoutMs,
+      `session store ${op}`,
+      undefined,
+      op,
+    );
   const read = async <T>(key: string): Promise<T | null> => {
     const entry = await bound<Stored<T> | null>('get', (cb) => store.get(key, cb as never));
     return entry && typeof entry === 'object' && 'value' in entry && entry.exp > Date.now() ? entry.value : null;

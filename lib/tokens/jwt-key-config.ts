@@ -28,11 +28,15 @@ function algFor(jwk: JWK, fallback: JwtAlg, option: string): JwtAlg {
 
 function fits(jwk: JWK, alg: JwtAlg): boolean {
   switch (alg) {
-    case 'ES256': return jwk.kty === 'EC' && jwk.crv === 'P-256';
-    case 'ES384': return jwk.kty === 'EC' && jwk.crv === 'P-384';
-    case 'EdDSA': return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+    case 'ES256':
+      return jwk.kty === 'EC' && jwk.crv === 'P-256';
+    case 'ES384':
+      return jwk.kty === 'EC' && jwk.crv === 'P-384';
+    case 'EdDSA':
+      return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
     case 'RS256':
-    case 'PS256': return jwk.kty === 'RSA';
+    case 'PS256':
+      return jwk.kty === 'RSA';
   }
 }
 
@@ -51,10 +55,14 @@ export function checkConfigured(keys: unknown, fallback: JwtAlg): Array<{ jwk: J
     }
     const k = jwk as JWK;
     if (k.kty === 'oct') {
-      throw new ConfigError(`${option} is a symmetric key; the session JWT needs an asymmetric private key (EC, OKP or RSA) so verifiers only get public keys.`);
+      throw new ConfigError(
+        `${option} is a symmetric key; the session JWT needs an asymmetric private key (EC, OKP or RSA) so verifiers only get public keys.`,
+      );
     }
     if (typeof k.d !== 'string') {
-      throw new ConfigError(`${option} has no private part ("d"); jwt.keys takes private JWKs (their public halves are published at /jwks.json).`);
+      throw new ConfigError(
+        `${option} has no private part ("d"); jwt.keys takes private JWKs (their public halves are published at /jwks.json).`,
+      );
     }
     return { jwk: k, alg: algFor(k, fallback, option) };
   });

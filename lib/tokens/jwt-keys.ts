@@ -2,8 +2,9 @@
  * Signing keys of the session JWT: user-configured (`jwt.keys`) or generated once and shared through
  * the session store, so a JWT minted by one instance verifies at every other instance.
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
+
 import type { CryptoKey, JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import { AuthError, ConfigError, ErrorCodes } from '../errors.js';
 import type { KeyBackend } from './jwt-key-backends.js';
 import { checkAlg, checkConfigured, type JwtAlg } from './jwt-key-config.js';
@@ -203,7 +204,9 @@ function generatedKeyring(alg: JwtAlg, backend: KeyBackend, warn: ((msg: string)
     const key = await parseStored(raw);
     if (key.alg !== alg && !warnedAlg) {
       warnedAlg = true;
-      warn?.(`express-oidc-session: the shared generated session JWT key is ${key.alg} but jwt.alg is ${alg}; using the shared key. Delete it from the store to generate a ${alg} key, or configure jwt.keys.`);
+      warn?.(
+        `express-oidc-session: the shared generated session JWT key is ${key.alg} but jwt.alg is ${alg}; using the shared key. Delete it from the store to generate a ${alg} key, or configure jwt.keys.`,
+      );
     }
     const keys = [key, ...previous.filter((k) => k.kid !== key.kid)].slice(0, MAX_ADOPTED_KEYS);
     current = { raw, keys, signingKeys: toSigningKeys(keys), checkedAt: Date.now() };

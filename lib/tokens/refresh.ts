@@ -5,18 +5,19 @@
  * never happens. Its result is written by compare-and-set against the record it read: a session that
  * ended while the grant was in flight stays ended.
  */
+
+import type { Span } from '@opentelemetry/api';
 import type { Request } from 'express';
 import type { Config } from '../config.js';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog, fire } from '../events.js';
 import type { Discovery } from '../oidc/discovery.js';
+import type { DpopKey } from '../oidc/dpop.js';
 import { idTokenPolicy, verifyIdToken } from '../oidc/id-token.js';
 import { revokeTokens } from '../oidc/revocation.js';
-import type { DpopKey } from '../oidc/dpop.js';
 import { tokenRequest } from '../oidc/token-endpoint.js';
 import type { RefreshLock, TokenRecord } from '../store/backend.js';
-import type { Span } from '@opentelemetry/api';
-import { clock, countEnded, countRefresh, failSpan, inSpan, recordLockWait, type RefreshOutcome } from '../telemetry.js';
+import { clock, countEnded, countRefresh, failSpan, inSpan, type RefreshOutcome, recordLockWait } from '../telemetry.js';
 import { accessTokenExpiry, backoffDelay, inBackoff, refreshDue } from './expiry.js';
 import type { TokenStore } from './token-store.js';
 
@@ -42,8 +43,12 @@ export class Refresher {
   private healthySince = 0;
   private lastProbe = 0;
 
-  constructor(private readonly config: Config, private readonly discovery: Discovery,
-    private readonly tokens: TokenStore, private readonly lock: RefreshLock) {}
+  constructor(
+    private readonly config: Config,
+    private readonly discovery: Discovery,
+    private readonly tokens: TokenStore,
+    private readonly lock: RefreshLock,
+  ) {}
 
   /** Returns `record`, or a refreshed one when the access token is (nearly) expired. */
   ensureFresh(subject: RefreshSubject, record: TokenRecord): Promise<TokenRecord | null> | TokenRecord {
@@ -91,8 +96,8 @@ export class Refresher {
           if (!current) return null;
           if (current.v < seen.v) current = await this.restore(subject, current, seen);
           if (!current || current.v > seen.v || !current.refreshToken) return current;
-          if (force !== false ? Date.now() - (current.accessTokenIssued ?? 0) < force
-            : !refreshDue(current, this.config.leeway)) return current;
+          if (force !== false ? Date.now() - (current.accessTokenIssued ?? 0) < force : !refreshDue(current, this.config.leeway))
+            return current;
           return await this.grant(subject, current);
         } finally {
           this.lock.release(sessionId, token).catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
@@ -143,7 +148,13 @@ export class Refresher {
       debug('refresh grant for a session of %s', subject.sub);
       // With DPoP the proof is made with the key in the record, so any instance holding the lock can send it.
       const dpopKey = current.dpopKey as DpopKey | undefined;
-      const t = await tokenRequest(config, meta.token_endpoint, { grant_type: 'refresh_token', refresh_token: current.refreshToken! }, 'refresh', dpopKey);
+      const t = await tokenRequest(
+        config,
+        meta.token_endpoint,
+        { grant_type: 'refresh_token', refresh_token: current.refreshToken! },
+        'refresh',
+        dpopKey,
+      );
       let { idToken, idTokenExpires } = current;
       if (t.id_token) {
         const claims = await verifyIdToken(t.id_token, await this.discovery.jwks(), { ...idTokenPolicy(config, meta), sub: subject.sub });
@@ -162,14 +173,15 @@ export class Refresher {
         refreshToken: t.refresh_token ?? current.refreshToken,
         idToken,
         idTokenExpires,
-        ...(dpopKey ? { dpopKey, tokenType: t.token_type?.toLowerCase() === 'dpop' ? 'DPoP' as const : 'Bearer' as const } : {}),
+        ...(dpopKey ? { dpopKey, tokenType: t.token_type?.toLowerCase() === 'dpop' ? ('DPoP' as const) : ('Bearer' as const) } : {}),
       };
       if (!(await this.save(subject, next, current.v))) return this.orphaned(subject, next);
       fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
       return next;
     } catch (err) {
       const badIdToken = isAuthError(err) && err.code === ErrorCodes.ID_TOKEN_INVALID;
-      const terminal = badIdToken || (isAuthError(err) && (err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED));
+      const terminal =
+        badIdToken || (isAuthError(err) && (err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED));
       // Counted once (a failed save after a good grant is not a second grant); a bad ID token ends the grant's
       // use like a dead refresh token does.
       if (outcome === undefined) count(terminal ? 'invalid_grant' : 'unavailable');
@@ -178,12 +190,24 @@ export class Refresher {
       const now = Date.now();
       if (terminal) {
         // Dead refresh token (or an ID token for someone else): drop the credentials, keep the ID token for logout.
-        next = { v: current.v + 1, idToken: current.idToken, idTokenExpires: current.idTokenExpires, error: badIdToken ? 'IdTokenError' : 'RefreshAccessTokenError' };
+        next = {
+          v: current.v + 1,
+          idToken: current.idToken,
+          idTokenExpires: current.idTokenExpires,
+          error: badIdToken ? 'IdTokenError' : 'RefreshAccessTokenError',
+        };
       } else {
         // A failure counts as this process's latest look at the IdP: the next probe waits its turn.
         this.lastProbe = now;
         const attempts = (current.attempts ?? 0) + 1;
-        next = { ...current, v: current.v + 1, error: 'RefreshAccessTokenUnavailable', attempts, failedAt: now, retryAt: now + backoffDelay(attempts) };
+        next = {
+          ...current,
+          v: current.v + 1,
+          error: 'RefreshAccessTokenUnavailable',
+          attempts,
+          failedAt: now,
+          retryAt: now + backoffDelay(attempts),
+        };
       }
       if (!(await this.save(subject, next, current.v))) return this.tokens.read(subject.sessionId);
       fire(config.events.refreshError, { ...info, error: next.error!, cause: err }, 'refreshError');

@@ -2,8 +2,9 @@
  * Mints the session JWT (`jwt`, `jwtExpires`, `jwtPayload`) and caches it per session, so a request
  * costs a Map lookup, not a signature.
  */
-import { SignJWT } from 'jose';
+
 import type { JWK } from 'jose';
+import { SignJWT } from 'jose';
 import type { Keyring } from './jwt-keys.js';
 
 /** Options of {@link createSessionJwt}. */

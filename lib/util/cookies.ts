@@ -11,7 +11,7 @@ export interface CookieAttributes {
 /** All cookies of the request whose name starts with `prefix`, as [name, value] pairs. */
 export function cookiesWithPrefix(req: IncomingMessage, prefix: string): Array<[string, string]> {
   const header = req.headers.cookie;
-  if (!header || !header.includes(prefix)) return [];
+  if (!header?.includes(prefix)) return [];
   const found: Array<[string, string]> = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

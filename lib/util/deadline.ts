@@ -13,8 +13,13 @@ import { clock, recordStoreCall } from '../telemetry.js';
  * `operation` (a literal such as `'redis.get'`) names the call in the `oidc_session.store.duration`
  * histogram, recorded once: when it settles or when its deadline passes.
  */
-export function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: string, late?: (value: T) => void,
-  operation?: string): Promise<T> {
+export function withDeadline<T>(
+  pending: Promise<T>,
+  timeoutMs: number,
+  what: string,
+  late?: (value: T) => void,
+  operation?: string,
+): Promise<T> {
   const startedAt = operation === undefined ? 0 : clock();
   return new Promise<T>((resolve, reject) => {
     let timedOut = false;
@@ -23,20 +28,23 @@ export function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: st
       if (operation !== undefined) recordStoreCall(operation, startedAt);
       reject(new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `${what} did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
-    pending.then((value) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        late?.(value);
-        return;
-      }
-      if (operation !== undefined) recordStoreCall(operation, startedAt);
-      resolve(value);
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      if (timedOut) return;
-      if (operation !== undefined) recordStoreCall(operation, startedAt);
-      reject(storeError(err, what));
-    });
+    pending.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) {
+          late?.(value);
+          return;
+        }
+        if (operation !== undefined) recordStoreCall(operation, startedAt);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (timedOut) return;
+        if (operation !== undefined) recordStoreCall(operation, startedAt);
+        reject(storeError(err, what));
+      },
+    );
   });
 }
 

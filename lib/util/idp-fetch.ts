@@ -17,20 +17,30 @@ export interface IdpResponse {
  */
 export function idpFetch(url: string, init: RequestInit, timeoutMs: number, what: string, endpoint = what): Promise<IdpResponse> {
   // The endpoint's name only: URLs and bodies may carry codes, tokens or client credentials.
-  return inSpan('oidc_session.idp_request', { endpoint }, async (span) => {
-    const res = await send(url, init, timeoutMs, what);
-    span.setAttribute('http.response.status_code', res.status);
-    return res;
-  }, SpanKind.CLIENT);
+  return inSpan(
+    'oidc_session.idp_request',
+    { endpoint },
+    async (span) => {
+      const res = await send(url, init, timeoutMs, what);
+      span.setAttribute('http.response.status_code', res.status);
+      return res;
+    },
+    SpanKind.CLIENT,
+  );
 }
 
 /** The fetch jose uses for the JWKS it downloads itself: the same span, endpoint `jwks`. */
 export function jwksFetch(url: string, init: RequestInit): Promise<Response> {
-  return inSpan('oidc_session.idp_request', JWKS_ENDPOINT, async (span) => {
-    const res = await fetch(url, init);
-    span.setAttribute('http.response.status_code', res.status);
-    return res;
-  }, SpanKind.CLIENT);
+  return inSpan(
+    'oidc_session.idp_request',
+    JWKS_ENDPOINT,
+    async (span) => {
+      const res = await fetch(url, init);
+      span.setAttribute('http.response.status_code', res.status);
+      return res;
+    },
+    SpanKind.CLIENT,
+  );
 }
 
 const JWKS_ENDPOINT = Object.freeze({ endpoint: 'jwks' });
@@ -43,7 +53,9 @@ async function send(url: string, init: RequestInit, timeoutMs: number, what: str
     text = await res.text();
   } catch (err) {
     if (isTimeout(err)) {
-      throw new AuthError(ErrorCodes.IDP_TIMEOUT, 504, `${what}: the identity provider did not answer within ${timeoutMs} ms`, { cause: err });
+      throw new AuthError(ErrorCodes.IDP_TIMEOUT, 504, `${what}: the identity provider did not answer within ${timeoutMs} ms`, {
+        cause: err,
+      });
     }
     throw new AuthError(ErrorCodes.IDP_UNAVAILABLE, 503, `${what}: the identity provider could not be reached`, { cause: err });
   }

@@ -87,7 +87,8 @@ export function queryOf(req: IncomingMessage): Query {
  */
 export function ensureQuery(req: IncomingMessage): Readonly<Record<string, unknown>> {
   const r = req as QueryRequest;
-  if (r.query === undefined) Object.defineProperty(r, 'query', { value: queryOf(req), configurable: true, writable: true, enumerable: true });
+  if (r.query === undefined)
+    Object.defineProperty(r, 'query', { value: queryOf(req), configurable: true, writable: true, enumerable: true });
   return r.query as Readonly<Record<string, unknown>>;
 }
 
@@ -117,7 +118,11 @@ export function isFresh(req: IncomingMessage, etag: string): boolean {
   return match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag.replace(/^W\//, ''));
 }
 
-interface Priority { q: number; s: number; o: number }
+interface Priority {
+  q: number;
+  s: number;
+  o: number;
+}
 
 /**
  * What `req.accepts(['json', 'html']) === 'html'` says: the Accept header prefers text/html over
@@ -126,14 +131,23 @@ interface Priority { q: number; s: number; o: number }
 export function prefersHtml(req: IncomingMessage): boolean {
   const accept = req.headers.accept;
   if (!accept) return false;
-  const ranges = accept.split(',').map(parseRange).filter((r): r is NonNullable<typeof r> => r !== null);
+  const ranges = accept
+    .split(',')
+    .map(parseRange)
+    .filter((r): r is NonNullable<typeof r> => r !== null);
   const html = priority('text', 'html', ranges);
   const json = priority('application', 'json', ranges);
   if (html.q <= 0) return false;
   return (html.q - json.q || html.s - json.s || json.o - html.o) > 0;
 }
 
-interface Range { type: string; subtype: string; q: number; params: boolean; o: number }
+interface Range {
+  type: string;
+  subtype: string;
+  q: number;
+  params: boolean;
+  o: number;
+}
 
 function parseRange(text: string, o: number): Range | null {
   const [full = '', ...rest] = text.split(';');

@@ -6,10 +6,19 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
-import { startStubServer, type StubServer } from './stub-server.js';
+import { type StubServer, startStubServer } from './stub-server.js';
 
-interface Logged { name: string; at: number; state: string }
-type PageWindow = Window & { __log: Logged[]; __states: string[]; __csp: string[]; session: { getSnapshot(): any; refetch(): Promise<any>; signOut(): void } };
+interface Logged {
+  name: string;
+  at: number;
+  state: string;
+}
+type PageWindow = Window & {
+  __log: Logged[];
+  __states: string[];
+  __csp: string[];
+  session: { getSnapshot(): any; refetch(): Promise<any>; signOut(): void };
+};
 
 let browser: Browser;
 let stub: StubServer;
@@ -42,10 +51,11 @@ async function open(query = ''): Promise<Page> {
   return page;
 }
 
-const snapshot = (page: Page) => page.evaluate(() => {
-  const s = (window as unknown as PageWindow).session.getSnapshot();
-  return { state: s.state, loading: s.loading, status: s.status, user: s.user, error: s.error && s.error.message, data: s.data };
-});
+const snapshot = (page: Page) =>
+  page.evaluate(() => {
+    const s = (window as unknown as PageWindow).session.getSnapshot();
+    return { state: s.state, loading: s.loading, status: s.status, user: s.user, error: s.error?.message, data: s.data };
+  });
 const logOf = (page: Page) => page.evaluate(() => (window as unknown as PageWindow).__log.map((l) => l.name));
 const focus = (page: Page) => page.evaluate(() => void dispatchEvent(new Event('focus')));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -120,7 +130,9 @@ describe('tabs', () => {
       return at;
     });
     await a.waitForURL(/\/out$/);
-    await b.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onSignOut'), undefined, { timeout: 2000 });
+    await b.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onSignOut'), undefined, {
+      timeout: 2000,
+    });
     const heard = await b.evaluate(() => (window as unknown as PageWindow).__log.find((l) => l.name === 'onSignOut')!.at);
     expect(heard - clicked).toBeLessThan(1000);
     expect(await logOf(b)).toEqual(['onSignOut', 'onUnauthenticated']);
@@ -147,7 +159,9 @@ describe('outages and expiry', () => {
     const page = await open();
     const first = (await snapshot(page)).data.accessTokenExpires as number;
     const loadedAt = Date.now();
-    await page.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onAccessTokenExpired'), undefined, { timeout: 6000 });
+    await page.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onAccessTokenExpired'), undefined, {
+      timeout: 6000,
+    });
     const firedAt = await page.evaluate(() => (window as unknown as PageWindow).__log.find((l) => l.name === 'onAccessTokenExpired')!.at);
     // Due 2.5 s after the answer plus the 1 s margin, in the browser's clock.
     expect(firedAt - loadedAt).toBeGreaterThan(2500);

@@ -1,7 +1,8 @@
 // GET {basePath}/client.js: the built classic script with its cache headers, a 304 on a matching
 // If-None-Match, and a coded 500 (no crash) when the script was never built.
-import { describe, expect, it } from '@jest/globals';
+
 import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
 import { createClientRoute } from '../../lib/client-route.js';

@@ -9,7 +9,10 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 
-interface Logged { name: string; at: number }
+interface Logged {
+  name: string;
+  at: number;
+}
 type PageWindow = Window & { __log: Logged[]; __states: string[]; session: { getSnapshot(): any } };
 
 let op: TestProvider;
@@ -43,10 +46,11 @@ afterAll(async () => {
 });
 
 const names = (page: Page) => page.evaluate(() => (window as unknown as PageWindow).__log.map((l) => l.name));
-const snapshotOf = (page: Page) => page.evaluate(() => {
-  const s = (window as unknown as PageWindow).session.getSnapshot();
-  return { state: s.state, loading: s.loading, user: s.user, data: s.data, error: s.error && s.error.message };
-});
+const snapshotOf = (page: Page) =>
+  page.evaluate(() => {
+    const s = (window as unknown as PageWindow).session.getSnapshot();
+    return { state: s.state, loading: s.loading, user: s.user, data: s.data, error: s.error?.message };
+  });
 
 describe('with the real middleware and provider', () => {
   it('signs in, starts authenticated, lives through an access token refresh, and signs out in every tab', async () => {
@@ -64,7 +68,11 @@ describe('with the real middleware and provider', () => {
     expect(first.data.jwt).toEqual(expect.any(String));
 
     // The access token (4 s) expires: one callback, then the refreshed session, no reload.
-    await page.waitForFunction((old) => (window as unknown as PageWindow).session.getSnapshot().data.accessTokenExpires > old, first.data.accessTokenExpires, { timeout: 10_000 });
+    await page.waitForFunction(
+      (old) => (window as unknown as PageWindow).session.getSnapshot().data.accessTokenExpires > old,
+      first.data.accessTokenExpires,
+      { timeout: 10_000 },
+    );
     expect((await names(page)).filter((n) => n === 'onAccessTokenExpired')).toHaveLength(1);
     expect(await names(page)).not.toContain('onSignOut');
     expect((await snapshotOf(page)).state).toBe('authenticated');
@@ -76,7 +84,9 @@ describe('with the real middleware and provider', () => {
     await other.waitForFunction(() => 'session' in window);
     const clicked = Date.now();
     await page.evaluate(() => (window as unknown as { session: { signOut(): void } }).session.signOut());
-    await other.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onSignOut'), undefined, { timeout: 3000 });
+    await other.waitForFunction(() => (window as unknown as PageWindow).__log.some((l) => l.name === 'onSignOut'), undefined, {
+      timeout: 3000,
+    });
     const heard = await other.evaluate(() => (window as unknown as PageWindow).__log.find((l) => l.name === 'onSignOut')!.at);
     expect(heard - clicked).toBeLessThan(1000);
     expect((await snapshotOf(other)).state).toBe('unauthenticated');

@@ -3,8 +3,8 @@
 // subject, re-signed by the provider's own key), and 'JwtError' when the session JWT cannot be minted
 // (here: the store holding the JWT signing keys fails). Each callback fires once.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import session, { type SessionData } from 'express-session';
 import type { Express } from 'express';
+import session, { type SessionData } from 'express-session';
 import type { Browser, Page } from 'playwright-core';
 import { PruningMemoryStore, sessionScript } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -37,13 +37,14 @@ let browser: Browser;
 let hook: ReturnType<typeof hookIdTokens>;
 const keysStore = new KeysDownStore();
 
-const page = (target: Express) => target.get('/page', async (req, res) => {
-  res.type('html').send(`<!doctype html><html><head>${await sessionScript(req)}</head><body><script>
+const page = (target: Express) =>
+  target.get('/page', async (req, res) => {
+    res.type('html').send(`<!doctype html><html><head>${await sessionScript(req)}</head><body><script>
 window.__log = [];
 const names = ['onUnauthenticated','onSessionExpired','onAccessTokenExpired','onAccessTokenError','onIdTokenExpired','onIdTokenError','onJwtExpired','onJwtError','onSignOut','onSignIn','onSessionUpdate'];
 window.session = OidcSession.useSession(Object.fromEntries(names.map((n) => [n, () => __log.push(n)])));
 </script></body></html>`);
-});
+  });
 
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 2 });
@@ -76,13 +77,19 @@ describe('server-reported errors reach their seed callbacks', () => {
     const p = await signedInPage(app);
     hook.forge = resign(op, { sub: 'mallory' });
     try {
-      await p.waitForFunction(() => (window as unknown as { __log: string[] }).__log.includes('onIdTokenError'), undefined, { timeout: 10_000 });
+      await p.waitForFunction(() => (window as unknown as { __log: string[] }).__log.includes('onIdTokenError'), undefined, {
+        timeout: 10_000,
+      });
     } finally {
       hook.forge = undefined;
     }
     await p.waitForTimeout(300);
     expect((await logOf(p)).filter((n) => n === 'onIdTokenError')).toHaveLength(1);
-    const state = await p.evaluate(() => (window as unknown as { session: { getSnapshot(): { data: { error?: string; accessToken?: string } } } }).session.getSnapshot().data);
+    const state = await p.evaluate(
+      () =>
+        (window as unknown as { session: { getSnapshot(): { data: { error?: string; accessToken?: string } } } }).session.getSnapshot()
+          .data,
+    );
     expect(state.error).toBe('IdTokenError');
     await p.context().close();
   }, 20_000);
@@ -94,7 +101,9 @@ describe('server-reported errors reach their seed callbacks', () => {
       await p.waitForFunction(() => (window as unknown as { __log: string[] }).__log.includes('onJwtError'), undefined, { timeout: 5000 });
       expect((await logOf(p)).filter((n) => n === 'onJwtError')).toHaveLength(1);
       const snap = await p.evaluate(() => {
-        const s = (window as unknown as { session: { getSnapshot(): { state: string; data: { error?: string; jwt?: string } } } }).session.getSnapshot();
+        const s = (
+          window as unknown as { session: { getSnapshot(): { state: string; data: { error?: string; jwt?: string } } } }
+        ).session.getSnapshot();
         return { state: s.state, error: s.data.error, jwt: s.data.jwt };
       });
       expect(snap).toEqual({ state: 'authenticated', error: 'JwtError', jwt: undefined });

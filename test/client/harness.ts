@@ -63,8 +63,13 @@ export function installFakeBrowser(): FakeBrowser {
   g.addEventListener = window.addEventListener.bind(window);
   g.dispatchEvent = window.dispatchEvent.bind(window);
   g.document = Object.assign(document, {
-    getElementById: (id: string) => (id === 'oidc-session-data' && document.bootstrap !== null ? { textContent: document.bootstrap } : null),
-    createElement: () => ({ submit() { document.forms.push(this as unknown as { method: string; action: string }); } }),
+    getElementById: (id: string) =>
+      id === 'oidc-session-data' && document.bootstrap !== null ? { textContent: document.bootstrap } : null,
+    createElement: () => ({
+      submit() {
+        document.forms.push(this as unknown as { method: string; action: string });
+      },
+    }),
     body: { appendChild: <T>(node: T) => node },
   });
   g.location = fake.location;
@@ -76,7 +81,10 @@ export function installFakeBrowser(): FakeBrowser {
     fake.requests.push(request);
     const answer = fake.handler(request);
     if (answer instanceof Error) throw answer;
-    return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'content-type': 'application/json', 'x-test': 'yes' } });
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status,
+      headers: { 'content-type': 'application/json', 'x-test': 'yes' },
+    });
   };
   return fake;
 }
@@ -103,6 +111,18 @@ export function jwt(payload: object): string {
 /** Records every callback a watcher receives, by name. */
 export function recorder(): { log: string[]; callbacks: Record<string, () => void> } {
   const log: string[] = [];
-  const names = ['onUnauthenticated', 'onSessionExpired', 'onAccessTokenExpired', 'onAccessTokenError', 'onIdTokenExpired', 'onIdTokenError', 'onJwtExpired', 'onJwtError', 'onSignOut', 'onSignIn', 'onSessionUpdate'];
+  const names = [
+    'onUnauthenticated',
+    'onSessionExpired',
+    'onAccessTokenExpired',
+    'onAccessTokenError',
+    'onIdTokenExpired',
+    'onIdTokenError',
+    'onJwtExpired',
+    'onJwtError',
+    'onSignOut',
+    'onSignIn',
+    'onSessionUpdate',
+  ];
   return { log, callbacks: Object.fromEntries(names.map((name) => [name, () => log.push(name)])) };
 }

@@ -3,25 +3,29 @@
 // render's callbacks, the store's snapshot through useSyncExternalStore, actions on the result,
 // and no store at all during server rendering.
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { installFakeBrowser, sessionJson, type FakeBrowser } from './harness.js';
+import { type FakeBrowser, installFakeBrowser, sessionJson } from './harness.js';
 
 /** Hook state of the one component these tests render. */
 const hooks = { slots: [] as unknown[], index: 0, effects: [] as Array<() => void | (() => void)>, cleanups: [] as Array<() => void> };
 
-jest.unstable_mockModule('react', () => ({
-  useRef: <T>(value: T) => (hooks.slots[hooks.index++] ??= { current: value }) as { current: T },
-  useEffect: (effect: () => void | (() => void)) => {
-    if (hooks.slots[hooks.index++] === undefined) hooks.slots[hooks.index - 1] = hooks.effects.push(effect);
-  },
-  useMemo: <T>(make: () => T, deps: unknown[]) => {
-    const slot = hooks.slots[hooks.index++] as { deps: unknown[]; value: T } | undefined;
-    if (slot && slot.deps.every((dep, i) => dep === deps[i])) return slot.value;
-    const value = make();
-    hooks.slots[hooks.index - 1] = { deps, value };
-    return value;
-  },
-  useSyncExternalStore: <T>(_subscribe: (listener: () => void) => () => void, getSnapshot: () => T) => getSnapshot(),
-}), { virtual: true });
+jest.unstable_mockModule(
+  'react',
+  () => ({
+    useRef: <T>(value: T) => (hooks.slots[hooks.index++] ??= { current: value }) as { current: T },
+    useEffect: (effect: () => void | (() => void)) => {
+      if (hooks.slots[hooks.index++] === undefined) hooks.slots[hooks.index - 1] = hooks.effects.push(effect);
+    },
+    useMemo: <T>(make: () => T, deps: unknown[]) => {
+      const slot = hooks.slots[hooks.index++] as { deps: unknown[]; value: T } | undefined;
+      if (slot?.deps.every((dep, i) => dep === deps[i])) return slot.value;
+      const value = make();
+      hooks.slots[hooks.index - 1] = { deps, value };
+      return value;
+    },
+    useSyncExternalStore: <T>(_subscribe: (listener: () => void) => () => void, getSnapshot: () => T) => getSnapshot(),
+  }),
+  { virtual: true },
+);
 
 let browser: FakeBrowser;
 beforeEach(() => {
@@ -72,7 +76,7 @@ describe('useSession (React)', () => {
     expect(c).not.toBe(a);
     expect(c.user).toEqual({ sub: 'alice', name: 'Alice' });
     // Unmounted: its callbacks stop.
-    hooks.cleanups.forEach((cleanup) => cleanup());
+    for (const cleanup of hooks.cleanups) cleanup();
     browser.handler = () => ({ status: 200, body: null });
     await c.refetch();
     browser.handler = () => ({ status: 200, body: sessionJson(Date.now()) });

@@ -7,7 +7,7 @@ import { remoteApi, sessionScript } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
-import { listen, type Listening } from '../helpers/server.js';
+import { type Listening, listen } from '../helpers/server.js';
 
 let op: TestProvider;
 let app: TestApp;
@@ -56,13 +56,18 @@ describe('session.fetch', () => {
     expect(plain).toBe(403);
 
     // The session ends elsewhere (logout from another tab of this browser, without this page hearing of it).
-    const cookie = (await context.cookies()).filter((c) => c.name === 'oidc.sid').map((c) => `${c.name}=${c.value}`).join('; ');
+    const cookie = (await context.cookies())
+      .filter((c) => c.name === 'oidc.sid')
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
     const out = await fetch(`${app.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: app.url }, redirect: 'manual' });
     expect(out.status).toBe(303);
     expect(await page.evaluate(() => (window as unknown as PageWindow).session.getSnapshot().state)).toBe('authenticated');
     const after = await page.evaluate(async () => (await (window as unknown as PageWindow).session.fetch('/api/up/orders')).status);
     expect(after).toBe(401);
-    await page.waitForFunction(() => (window as unknown as PageWindow).session.getSnapshot().state === 'unauthenticated', undefined, { timeout: 3000 });
+    await page.waitForFunction(() => (window as unknown as PageWindow).session.getSnapshot().state === 'unauthenticated', undefined, {
+      timeout: 3000,
+    });
     await page.waitForTimeout(200);
     const log = await page.evaluate(() => (window as unknown as PageWindow).__log);
     expect(log.filter((n) => n === 'onSignOut')).toHaveLength(1);

@@ -3,9 +3,9 @@
 // fetch, and that every callback fires once per transition.
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { createStore, type Store } from '../../lib/client/store.js';
-import type { UseSessionOptions } from '../../lib/client/types.js';
 import { EXPIRY_MARGIN } from '../../lib/client/transitions.js';
-import { installFakeBrowser, recorder, sessionJson, type FakeBrowser } from './harness.js';
+import type { UseSessionOptions } from '../../lib/client/types.js';
+import { type FakeBrowser, installFakeBrowser, recorder, sessionJson } from './harness.js';
 
 const START = Date.UTC(2026, 0, 1, 12);
 /** The server's clock runs 10 minutes ahead of the browser's: no deadline may depend on that. */
@@ -111,7 +111,10 @@ describe('expiry', () => {
   it('the JWT expiring refetches too; the ID token expiring fires its callback', async () => {
     const now = serverNow();
     const { log } = tab({}, sessionJson(now, { jwtExpires: now + 2000, idTokenExpires: now + 4000 }));
-    browser.handler = () => ({ status: 200, body: sessionJson(serverNow(), { jwtExpires: serverNow() + 300_000, idTokenExpires: now + 4000 }) });
+    browser.handler = () => ({
+      status: 200,
+      body: sessionJson(serverNow(), { jwtExpires: serverNow() + 300_000, idTokenExpires: now + 4000 }),
+    });
     await flush(2000 + EXPIRY_MARGIN);
     expect(log).toEqual(['onJwtExpired', 'onSessionUpdate']);
     // The ID token expiring asks the server too, in case its refresh renewed it.
@@ -296,11 +299,18 @@ describe('refetch policy', () => {
 
   it('update(data) POSTs { data } with the CSRF header; refetch({ refresh: true }) POSTs { refresh: true }', async () => {
     const { store, log } = tab({}, sessionJson(serverNow()));
-    browser.handler = (request) => ({ status: 200, body: sessionJson(serverNow(), { theme: (request.body as { data?: { theme?: string } })?.data?.theme ?? 'none' }) });
+    browser.handler = (request) => ({
+      status: 200,
+      body: sessionJson(serverNow(), { theme: (request.body as { data?: { theme?: string } })?.data?.theme ?? 'none' }),
+    });
     const pending = store.handle.update({ theme: 'dark' });
     expect(store.handle.getSnapshot().loading).toBe(true);
     const snapshot = await pending;
-    expect(browser.requests[0]).toEqual({ method: 'POST', headers: { 'Content-Type': 'application/json', 'X-OIDC-Session': '1' }, body: { data: { theme: 'dark' } } });
+    expect(browser.requests[0]).toEqual({
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-OIDC-Session': '1' },
+      body: { data: { theme: 'dark' } },
+    });
     expect(snapshot).toMatchObject({ loading: false, data: { theme: 'dark' } });
     await store.handle.refetch({ refresh: true });
     expect(browser.requests[1]).toMatchObject({ method: 'POST', body: { refresh: true } });
@@ -330,11 +340,14 @@ describe('refetch policy', () => {
   it('subscribe((s) => …) gets each snapshot as it changes, and stops after unsubscribe', async () => {
     const { store } = tab({}, null);
     const seen: unknown[] = [];
-    const unsubscribe = store.handle.subscribe((s) => seen.push([s.state, s.user && s.user.name]));
+    const unsubscribe = store.handle.subscribe((s) => seen.push([s.state, s.user?.name]));
     browser.handler = () => ({ status: 200, body: sessionJson(serverNow()) });
     await store.handle.refetch();
     await flush();
-    expect(seen).toEqual([['unauthenticated', undefined], ['authenticated', 'Alice']]);
+    expect(seen).toEqual([
+      ['unauthenticated', undefined],
+      ['authenticated', 'Alice'],
+    ]);
     unsubscribe();
     browser.handler = () => ({ status: 200, body: null });
     await store.handle.refetch();
@@ -428,12 +441,23 @@ describe('callbacks', () => {
   it('a throwing callback neither stops the others nor the store', async () => {
     const { store } = tab({}, sessionJson(serverNow()));
     const after = jest.fn();
-    store.watch({ onSignOut: () => { throw new Error('app bug'); } });
+    store.watch({
+      onSignOut: () => {
+        throw new Error('app bug');
+      },
+    });
     store.watch({ onSignOut: after });
     // As a browser does: an exception in a microtask is reported, the next microtask still runs.
     const errors: unknown[] = [];
     const original = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (fn) => original(() => { try { fn(); } catch (err) { errors.push(err); } });
+    globalThis.queueMicrotask = (fn) =>
+      original(() => {
+        try {
+          fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      });
     browser.handler = () => ({ status: 200, body: null });
     try {
       await store.handle.refetch();

@@ -36,13 +36,36 @@ export interface StubServer {
   close(): Promise<void>;
 }
 
-const NAMES = ['onUnauthenticated', 'onSessionExpired', 'onAccessTokenExpired', 'onAccessTokenError', 'onIdTokenExpired', 'onIdTokenError', 'onJwtExpired', 'onJwtError', 'onSignOut', 'onSignIn', 'onSessionUpdate'];
+const NAMES = [
+  'onUnauthenticated',
+  'onSessionExpired',
+  'onAccessTokenExpired',
+  'onAccessTokenError',
+  'onIdTokenExpired',
+  'onIdTokenError',
+  'onJwtExpired',
+  'onJwtError',
+  'onSignOut',
+  'onSignIn',
+  'onSessionUpdate',
+];
 
 /** JSON that cannot close the script element it sits in. */
-const inlineJson = (value: unknown) => JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const inlineJson = (value: unknown) =>
+  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export async function startStubServer(): Promise<StubServer> {
-  const state: StubState = { session: null, down: false, skew: 600_000, expires: Date.now() + 600_000 + 3_600_000, accessTokenTtl: 0, accessTokenExpires: 0, gets: 0, peeks: 0, posts: [] };
+  const state: StubState = {
+    session: null,
+    down: false,
+    skew: 600_000,
+    expires: Date.now() + 600_000 + 3_600_000,
+    accessTokenTtl: 0,
+    accessTokenExpires: 0,
+    gets: 0,
+    peeks: 0,
+    posts: [],
+  };
   const serverNow = () => Date.now() + state.skew;
 
   /** The session JSON as GET /auth/session sends it; an expired access token is "refreshed". */
@@ -64,12 +87,14 @@ export async function startStubServer(): Promise<StubServer> {
   app.get('/auth/session', (req, res) => {
     state.gets++;
     if (req.get('x-session-peek') === '1') state.peeks++;
-    if (state.down) return void res.status(503).json({ error: 'service_unavailable', code: 'ERR_STORE_UNAVAILABLE', message: 'store unavailable' });
+    if (state.down)
+      return void res.status(503).json({ error: 'service_unavailable', code: 'ERR_STORE_UNAVAILABLE', message: 'store unavailable' });
     res.set('Cache-Control', 'no-store').json(answer());
   });
   app.post('/auth/session', express.json(), (req, res) => {
     state.posts.push({ headers: req.headers, body: req.body });
-    if (req.get('x-oidc-session') !== '1') return void res.status(403).json({ error: 'forbidden', code: 'ERR_CSRF_HEADER_MISSING', message: 'missing header' });
+    if (req.get('x-oidc-session') !== '1')
+      return void res.status(403).json({ error: 'forbidden', code: 'ERR_CSRF_HEADER_MISSING', message: 'missing header' });
     if (state.session && req.body?.data) state.session = { ...state.session, ...req.body.data };
     res.set('Cache-Control', 'no-store').json(answer());
   });
@@ -84,11 +109,18 @@ export async function startStubServer(): Promise<StubServer> {
   app.get('/page', (req, res) => {
     const nonce = randomBytes(16).toString('base64');
     const options = req.query.opts ? JSON.parse(String(req.query.opts)) : {};
-    const boot = req.query.boot === '0' ? '' : `<script type="application/json" id="oidc-session-data" nonce="${nonce}">${inlineJson(answer())}</script>`;
-    const observer = req.query.esm === '1'
-      ? `<script type="module" nonce="${nonce}">import { useSession, getSession } from '/esm.js'; window.OidcSession = { useSession, getSession }; start();</script>`
-      : `<script src="/auth/client.js" nonce="${nonce}"></script><script nonce="${nonce}">start();</script>`;
-    res.set('Content-Security-Policy', `default-src 'self'; script-src 'nonce-${nonce}'; object-src 'none'; base-uri 'none'; form-action 'self'`);
+    const boot =
+      req.query.boot === '0'
+        ? ''
+        : `<script type="application/json" id="oidc-session-data" nonce="${nonce}">${inlineJson(answer())}</script>`;
+    const observer =
+      req.query.esm === '1'
+        ? `<script type="module" nonce="${nonce}">import { useSession, getSession } from '/esm.js'; window.OidcSession = { useSession, getSession }; start();</script>`
+        : `<script src="/auth/client.js" nonce="${nonce}"></script><script nonce="${nonce}">start();</script>`;
+    res.set(
+      'Content-Security-Policy',
+      `default-src 'self'; script-src 'nonce-${nonce}'; object-src 'none'; base-uri 'none'; form-action 'self'`,
+    );
     res.type('html').send(`<!doctype html><html><head><meta charset="utf-8">${boot}
 <script nonce="${nonce}">
 window.__log = []; window.__states = []; window.__csp = [];
@@ -109,6 +141,10 @@ function start() {
     url: `http://127.0.0.1:${port}`,
     state,
     serverNow,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

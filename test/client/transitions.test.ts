@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loginUrl } from '../../lib/client/navigate.js';
 import { createSnapshot, decodeJwt } from '../../lib/client/snapshot.js';
-import { backoff, events, EXPIRY_MARGIN, scan } from '../../lib/client/transitions.js';
+import { backoff, EXPIRY_MARGIN, events, scan } from '../../lib/client/transitions.js';
 import type { SessionData } from '../../lib/client/types.js';
 import { jwt, sessionJson } from './harness.js';
 
@@ -102,7 +102,10 @@ describe('snapshot', () => {
 
   it('keeps the server error code in data.error while error is the request error', () => {
     const error = Object.assign(new Error('HTTP 503'), { status: 503 });
-    const snapshot = createSnapshot({ status: 503, headers: {}, error, loading: false, data: data({ error: 'RefreshAccessTokenError' }) }, '/auth');
+    const snapshot = createSnapshot(
+      { status: 503, headers: {}, error, loading: false, data: data({ error: 'RefreshAccessTokenError' }) },
+      '/auth',
+    );
     expect(snapshot.error).toBe(error);
     expect(snapshot.data?.error).toBe('RefreshAccessTokenError');
     expect(() => snapshot.throwIfError()).toThrow('HTTP 503');
@@ -117,8 +120,16 @@ describe('snapshot', () => {
 
   it('sends the signIn options as the query, under their own names (the login route maps them)', () => {
     expect(loginUrl('/auth', { silent: true })).toBe('/auth/login?returnTo=%2Fa+b%3Fx%3D1%26y%3D2&silent=true');
-    expect(loginUrl('/auth', { returnTo: '/x', loginHint: 'a@b.c', uiLocales: 'fr-CA en', acrValues: 'urn:x:strong', maxAge: 60, prompt: 'login' }))
-      .toBe('/auth/login?returnTo=%2Fx&loginHint=a%40b.c&uiLocales=fr-CA+en&acrValues=urn%3Ax%3Astrong&maxAge=60&prompt=login');
+    expect(
+      loginUrl('/auth', {
+        returnTo: '/x',
+        loginHint: 'a@b.c',
+        uiLocales: 'fr-CA en',
+        acrValues: 'urn:x:strong',
+        maxAge: 60,
+        prompt: 'login',
+      }),
+    ).toBe('/auth/login?returnTo=%2Fx&loginHint=a%40b.c&uiLocales=fr-CA+en&acrValues=urn%3Ax%3Astrong&maxAge=60&prompt=login');
   });
 });
 

@@ -2,9 +2,9 @@
 // expose what getServerSession returns, so tests can observe the middleware from outside.
 import express, { type Express } from 'express';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { getServerSession, oidcSession, requiresAuth, type OidcSessionOptions, type OidcSessionRouter } from '../../lib/index.js';
+import { getServerSession, type OidcSessionOptions, type OidcSessionRouter, oidcSession, requiresAuth } from '../../lib/index.js';
 import type { TestProvider } from './op.js';
-import { listen, type Listening } from './server.js';
+import { type Listening, listen } from './server.js';
 
 export const TEST_SECRET = 'test-session-secret-0123456789abcdefghij';
 
@@ -20,8 +20,9 @@ export interface TestApp {
 // generated keys are covered by test/unit/jwt-keys.test.ts and the Redis process tests.
 let jwtKeys: Promise<JWK[]> | undefined;
 function testJwtKeys(): Promise<JWK[]> {
-  jwtKeys ??= generateKeyPair('ES256', { extractable: true })
-    .then(async ({ privateKey }) => [{ ...(await exportJWK(privateKey)), kid: 'test-k1', alg: 'ES256' }]);
+  jwtKeys ??= generateKeyPair('ES256', { extractable: true }).then(async ({ privateKey }) => [
+    { ...(await exportJWK(privateKey)), kid: 'test-k1', alg: 'ES256' },
+  ]);
   return jwtKeys;
 }
 

@@ -1,7 +1,7 @@
 // Headless Chromium from the system package (Debian), driven by playwright-core, which
 // downloads no browser of its own.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
 
 // /usr/lib/chromium/chromium is the real binary; the /usr/bin/chromium wrapper script prints
 // a harmless shell error on some machines.
@@ -22,7 +22,9 @@ export function chromiumPath(): string {
   const candidates = [process.env.CHROMIUM_PATH, ...CANDIDATES].filter((p): p is string => !!p);
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
-    throw new Error(`Chromium was not found (looked at ${candidates.join(', ')}). Run \`bash scripts/setup-test-env.sh\` (it installs chromium) or set CHROMIUM_PATH.`);
+    throw new Error(
+      `Chromium was not found (looked at ${candidates.join(', ')}). Run \`bash scripts/setup-test-env.sh\` (it installs chromium) or set CHROMIUM_PATH.`,
+    );
   }
   return found;
 }

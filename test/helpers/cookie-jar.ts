@@ -112,7 +112,9 @@ export class CookieJar {
 
   /** The Cookie request header for `url` ('' when no cookie applies). */
   header(url: string | URL): string {
-    return this.matching(new URL(url)).map((c) => `${c.name}=${c.value}`).join('; ');
+    return this.matching(new URL(url))
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
   }
 
   /** Headers with the Cookie header for `url` merged into `headers`. */

@@ -2,8 +2,8 @@
 // lifetimes, and counters so a test can ask the provider what actually happened.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import type { default as ProviderType, Adapter, AdapterPayload, Configuration } from 'oidc-provider';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import type { Adapter, AdapterPayload, Configuration, default as ProviderType } from 'oidc-provider';
 
 type Provider = ProviderType;
 
@@ -123,7 +123,11 @@ let providerModule: Promise<typeof ProviderType> | undefined;
 // - "failed to setup SSRF protection": it cannot find undici's dispatcher inside jest's VM
 //   context, and this helper turns that protection off anyway (see `fetch` below).
 // The test Redis runs without AOF on purpose (fast, throwaway); the warning is for production Redis.
-const IGNORED_WARNINGS = ['oidc-provider WARNING: Unsupported runtime', 'oidc-provider WARNING: failed to setup SSRF protection', 'Redis has no AOF'];
+const IGNORED_WARNINGS = [
+  'oidc-provider WARNING: Unsupported runtime',
+  'oidc-provider WARNING: failed to setup SSRF protection',
+  'Redis has no AOF',
+];
 
 function loadProvider() {
   providerModule ??= (() => {
@@ -138,7 +142,10 @@ function loadProvider() {
   return providerModule;
 }
 
-interface Entry { payload: AdapterPayload; expiresAt: number }
+interface Entry {
+  payload: AdapterPayload;
+  expiresAt: number;
+}
 
 // A plain in-memory adapter, owned by this helper so that tests can change the client
 // registration after start (the app's port is known only later) and revoke grants directly.
@@ -211,11 +218,14 @@ function page(title: string, body: string): string {
 }
 
 function loginForm(uid: string, error?: string): string {
-  return page('Sign in', `<h1>Sign in</h1>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+  return page(
+    'Sign in',
+    `<h1>Sign in</h1>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/interaction/${encodeURIComponent(uid)}/login">
 <label>User name <input name="username" autocomplete="username" autofocus required></label>
 <button type="submit">Sign in</button>
-</form>`);
+</form>`,
+  );
 }
 
 async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
@@ -243,9 +253,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     response_types: ['code'],
     grant_types: ['authorization_code', 'refresh_token', ...(opts.clientCredentials ? ['client_credentials'] : [])],
     token_endpoint_auth_method: 'client_secret_post',
-    ...(opts.backchannelLogoutUri
-      ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
-      : {}),
+    ...(opts.backchannelLogoutUri ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(opts.acrValues ? { default_acr_values: opts.acrValues, require_auth_time: true } : {}),
     ...opts.clientMetadata,
   };
@@ -301,7 +309,17 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     ...(hmacIdTokens
-      ? { enabledJWA: { idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA', String(opts.clientMetadata!.id_token_signed_response_alg)] as never } }
+      ? {
+          enabledJWA: {
+            idTokenSigningAlgValues: [
+              'RS256',
+              'PS256',
+              'ES256',
+              'EdDSA',
+              String(opts.clientMetadata!.id_token_signed_response_alg),
+            ] as never,
+          },
+        }
       : {}),
     features: {
       devInteractions: { enabled: false },
@@ -341,11 +359,13 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     const { interactionPolicy } = await import('oidc-provider');
     const { Check } = interactionPolicy;
     const policy = interactionPolicy.base();
-    policy.get('login')!.checks.push(new Check('acr_values', 'requested ACR could not be obtained', 'login_required', (ctx) => {
-      const wanted = (ctx.oidc.params?.acr_values as string | undefined)?.split(' ');
-      if (!wanted || ctx.oidc.result?.login || wanted.includes(String(ctx.oidc.acr))) return Check.NO_NEED_TO_PROMPT;
-      return Check.REQUEST_PROMPT;
-    }));
+    policy.get('login')!.checks.push(
+      new Check('acr_values', 'requested ACR could not be obtained', 'login_required', (ctx) => {
+        const wanted = (ctx.oidc.params?.acr_values as string | undefined)?.split(' ');
+        if (!wanted || ctx.oidc.result?.login || wanted.includes(String(ctx.oidc.acr))) return Check.NO_NEED_TO_PROMPT;
+        return Check.REQUEST_PROMPT;
+      }),
+    );
     configuration.acrValues = opts.acrValues;
     configuration.interactions = { policy };
   }
@@ -375,8 +395,9 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     const details = await provider.interactionDetails(req, res);
     const accountId = details.session?.accountId;
     const clientIdParam = String(details.params.client_id);
-    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined)
-      ?? new provider.Grant({ accountId, clientId: clientIdParam });
+    const grant =
+      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+      new provider.Grant({ accountId, clientId: clientIdParam });
     const missing = details.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
@@ -408,7 +429,12 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(loginForm(uid));
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: account, ...acrFor(details.params) } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: account, ...acrFor(details.params) } },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     if (details.prompt.name === 'consent') {
@@ -491,7 +517,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     events,
     allowRedirect(uri) {
       const redirects = clientMetadata.redirect_uris as string[];
-      const postLogout = [...clientMetadata.post_logout_redirect_uris as string[]];
+      const postLogout = [...(clientMetadata.post_logout_redirect_uris as string[])];
       for (const u of [uri, ...(uri.endsWith('/callback') ? [uri.replace(/\/callback$/, '/logged-out')] : [])]) {
         if (!postLogout.includes(u)) postLogout.push(u);
       }
@@ -538,9 +564,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
         ...claims,
       };
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
-      return new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid, typ: 'logout+jwt', ...header })
-        .sign(key);
+      return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid, typ: 'logout+jwt', ...header }).sign(key);
     },
     async stop() {
       await new Promise<void>((resolve) => {

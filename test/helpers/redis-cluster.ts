@@ -1,7 +1,19 @@
 // A real Redis Cluster for tests: 3 masters and 3 replicas on free loopback ports
 // (`redis-server --cluster-enabled yes`, then `redis-cli --cluster create … --cluster-replicas 1`), with a
 // small `cluster-node-timeout`, so a killed master is replaced by its replica within a few seconds.
-import { HOST, call, fields, redisCli, replicaCaughtUp, startMany, startNode, stopAll, waitFor, type RedisNode, type Reply } from './redis-topologies.js';
+import {
+  call,
+  fields,
+  HOST,
+  type RedisNode,
+  type Reply,
+  redisCli,
+  replicaCaughtUp,
+  startMany,
+  startNode,
+  stopAll,
+  waitFor,
+} from './redis-topologies.js';
 
 export interface ClusterNodeInfo {
   id: string;
@@ -41,22 +53,29 @@ export interface StartClusterOptions {
 }
 
 function parseClusterNodes(text: Reply): ClusterNodeInfo[] {
-  return String(text).trim().split('\n').filter(Boolean).map((line) => {
-    const [id = '', addr = '', flags = '', masterId = '-', , , , , ...slotSpecs] = line.trim().split(' ');
-    const port = Number(/:(\d+)@/.exec(addr)?.[1]);
-    const flagList = flags.split(',');
-    const slots = slotSpecs.filter((s) => !s.startsWith('[')).map((s): [number, number] => {
-      const [from, to = from] = s.split('-');
-      return [Number(from), Number(to)];
+  return String(text)
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id = '', addr = '', flags = '', masterId = '-', , , , , ...slotSpecs] = line.trim().split(' ');
+      const port = Number(/:(\d+)@/.exec(addr)?.[1]);
+      const flagList = flags.split(',');
+      const slots = slotSpecs
+        .filter((s) => !s.startsWith('['))
+        .map((s): [number, number] => {
+          const [from, to = from] = s.split('-');
+          return [Number(from), Number(to)];
+        });
+      return {
+        id,
+        port,
+        role: flagList.includes('master') ? 'master' : 'replica',
+        ...(masterId !== '-' ? { masterId } : {}),
+        failed: flagList.includes('fail') || flagList.includes('fail?'),
+        slots,
+      };
     });
-    return {
-      id, port,
-      role: flagList.includes('master') ? 'master' : 'replica',
-      ...(masterId !== '-' ? { masterId } : {}),
-      failed: flagList.includes('fail') || flagList.includes('fail?'),
-      slots,
-    };
-  });
 }
 
 export async function startRedisCluster(opts: StartClusterOptions = {}): Promise<TestCluster> {
@@ -65,15 +84,49 @@ export async function startRedisCluster(opts: StartClusterOptions = {}): Promise
   const count = replicas ? 6 : 3;
   const nodes: RedisNode[] = [];
   try {
-    await startMany(count, () => startNode(async ([port, busPort], dir) => [
-      '--port', String(port), '--bind', HOST, '--cluster-port', String(busPort),
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeout),
-      // A replica may take over whatever its replication offset (its master is dead; that is the point).
-      '--cluster-replica-validity-factor', '0',
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--dir', dir, '--repl-diskless-sync-delay', '0',
-    ], { ports: 2, prefix: 'test-redis-cluster-' }), nodes);
-    await redisCli(['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`),
-      '--cluster-replicas', replicas ? '1' : '0', '--cluster-yes']);
+    await startMany(
+      count,
+      () =>
+        startNode(
+          async ([port, busPort], dir) => [
+            '--port',
+            String(port),
+            '--bind',
+            HOST,
+            '--cluster-port',
+            String(busPort),
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            String(nodeTimeout),
+            // A replica may take over whatever its replication offset (its master is dead; that is the point).
+            '--cluster-replica-validity-factor',
+            '0',
+            '--appendonly',
+            'yes',
+            '--appendfsync',
+            'everysec',
+            '--save',
+            '',
+            '--dir',
+            dir,
+            '--repl-diskless-sync-delay',
+            '0',
+          ],
+          { ports: 2, prefix: 'test-redis-cluster-' },
+        ),
+      nodes,
+    );
+    await redisCli([
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `${HOST}:${n.port}`),
+      '--cluster-replicas',
+      replicas ? '1' : '0',
+      '--cluster-yes',
+    ]);
   } catch (err) {
     await stopAll(nodes);
     throw err;
@@ -134,18 +187,26 @@ export async function startRedisCluster(opts: StartClusterOptions = {}): Promise
       const all = await topology();
       const me = all.find((n) => n.port === master.port);
       const mine = all.filter((n) => n.masterId === me?.id && !n.failed);
-      await Promise.all(mine.map((r) => waitFor(`replica ${r.port} of ${master.port} to catch up`, () => replicaCaughtUp(master.port, r.port), 5000, 20)));
+      await Promise.all(
+        mine.map((r) => waitFor(`replica ${r.port} of ${master.port} to catch up`, () => replicaCaughtUp(master.port, r.port), 5000, 20)),
+      );
     },
     async killMaster(master, timeoutMs = 15_000) {
       const before = await topology();
       const id = before.find((n) => n.port === master.port)?.id;
       if (!before.some((n) => n.masterId === id && !n.failed)) throw new Error(`master ${master.port} has no replica to take over`);
       await master.kill();
-      const promoted = await waitFor(`a replica of ${master.port} to take over`, async () => {
-        const now = await topology();
-        const successor = now.find((n) => n.role === 'master' && n.port !== master.port && before.find((b) => b.port === n.port)?.masterId === id);
-        return successor && (await healthy()) ? successor : undefined;
-      }, timeoutMs);
+      const promoted = await waitFor(
+        `a replica of ${master.port} to take over`,
+        async () => {
+          const now = await topology();
+          const successor = now.find(
+            (n) => n.role === 'master' && n.port !== master.port && before.find((b) => b.port === n.port)?.masterId === id,
+          );
+          return successor && (await healthy()) ? successor : undefined;
+        },
+        timeoutMs,
+      );
       return nodeAt(promoted.port);
     },
     stop: () => stopAll(nodes),

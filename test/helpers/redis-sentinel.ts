@@ -2,7 +2,19 @@
 // (`redis-server sentinel.conf --sentinel`, quorum 2, `down-after-milliseconds` 1000) on free loopback ports.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HOST, call, fields, pairs, replicaCaughtUp, startMany, startNode, stopAll, waitFor, type RedisNode, type Reply } from './redis-topologies.js';
+import {
+  call,
+  fields,
+  HOST,
+  pairs,
+  type RedisNode,
+  type Reply,
+  replicaCaughtUp,
+  startMany,
+  startNode,
+  stopAll,
+  waitFor,
+} from './redis-topologies.js';
 
 export const SENTINEL_MASTER_NAME = 'mymaster';
 
@@ -40,8 +52,20 @@ export async function startRedisSentinel(opts: { downAfterMs?: number; failoverT
   const sentinels: RedisNode[] = [];
   const all = () => [...data, ...sentinels];
   const dataArgs = (port: number, dir: string, extra: string[] = []) => [
-    '--port', String(port), '--bind', HOST, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--dir', dir,
-    '--repl-diskless-sync-delay', '0',
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    '--repl-diskless-sync-delay',
+    '0',
     ...extra,
   ];
   // Sentinel reconfigures data nodes with CONFIG REWRITE, which needs a config file.
@@ -53,35 +77,61 @@ export async function startRedisSentinel(opts: { downAfterMs?: number; failoverT
   try {
     const master = await startNode(async ([port], dir) => withConfig(dir, port!, dataArgs(port!, dir)), { prefix: 'test-redis-sentinel-' });
     data.push(master);
-    const replica = await startNode(async ([port], dir) => withConfig(dir, port!, dataArgs(port!, dir, ['--replicaof', HOST, String(master.port)])),
-      { prefix: 'test-redis-sentinel-' });
+    const replica = await startNode(
+      async ([port], dir) => withConfig(dir, port!, dataArgs(port!, dir, ['--replicaof', HOST, String(master.port)])),
+      { prefix: 'test-redis-sentinel-' },
+    );
     data.push(replica);
     await waitFor('the replica to sync', () => replicaCaughtUp(master.port, replica.port), 10_000);
-    await startMany(3, () => startNode(async ([port], dir) => {
-      const file = path.join(dir, 'sentinel.conf');
-      await writeFile(file, [
-        `port ${port}`,
-        `bind ${HOST}`,
-        `dir ${dir}`,
-        'sentinel resolve-hostnames no',
-        'sentinel announce-hostnames no',
-        `sentinel monitor ${name} ${HOST} ${master.port} 2`,
-        `sentinel down-after-milliseconds ${name} ${downAfter}`,
-        `sentinel failover-timeout ${name} ${failoverTimeout}`,
-        `sentinel parallel-syncs ${name} 1`,
-        '',
-      ].join('\n'));
-      return [file, '--sentinel'];
-    }, { prefix: 'test-redis-sentinel-' }), sentinels);
+    await startMany(
+      3,
+      () =>
+        startNode(
+          async ([port], dir) => {
+            const file = path.join(dir, 'sentinel.conf');
+            await writeFile(
+              file,
+              [
+                `port ${port}`,
+                `bind ${HOST}`,
+                `dir ${dir}`,
+                'sentinel resolve-hostnames no',
+                'sentinel announce-hostnames no',
+                `sentinel monitor ${name} ${HOST} ${master.port} 2`,
+                `sentinel down-after-milliseconds ${name} ${downAfter}`,
+                `sentinel failover-timeout ${name} ${failoverTimeout}`,
+                `sentinel parallel-syncs ${name} 1`,
+                '',
+              ].join('\n'),
+            );
+            return [file, '--sentinel'];
+          },
+          { prefix: 'test-redis-sentinel-' },
+        ),
+      sentinels,
+    );
     // Every sentinel knows the master, the replica and the two other sentinels (a failover needs their votes).
-    await Promise.all(sentinels.map((s) => waitFor(`sentinel ${s.port} to discover the topology`, async () => {
-      const m = pairs(await call(s.port, 'SENTINEL', 'MASTER', name));
-      if (m.flags !== 'master' || Number(m['num-slaves']) < 1 || Number(m['num-other-sentinels']) < 2) return undefined;
-      const reps = await call(s.port, 'SENTINEL', 'REPLICAS', name) as Reply[];
-      return reps.map(pairs).some((r) => Number(r.port) === replica.port && r.flags === 'slave' && r['master-link-status'] === 'ok') ? true : undefined;
-    }, 20_000, 100)));
+    await Promise.all(
+      sentinels.map((s) =>
+        waitFor(
+          `sentinel ${s.port} to discover the topology`,
+          async () => {
+            const m = pairs(await call(s.port, 'SENTINEL', 'MASTER', name));
+            if (m.flags !== 'master' || Number(m['num-slaves']) < 1 || Number(m['num-other-sentinels']) < 2) return undefined;
+            const reps = (await call(s.port, 'SENTINEL', 'REPLICAS', name)) as Reply[];
+            return reps.map(pairs).some((r) => Number(r.port) === replica.port && r.flags === 'slave' && r['master-link-status'] === 'ok')
+              ? true
+              : undefined;
+          },
+          20_000,
+          100,
+        ),
+      ),
+    );
   } catch (err) {
-    const logs = all().map((n) => `--- ${n.port}\n${n.log().slice(-1500)}`).join('\n');
+    const logs = all()
+      .map((n) => `--- ${n.port}\n${n.log().slice(-1500)}`)
+      .join('\n');
     await stopAll(all());
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
@@ -94,7 +144,9 @@ export async function startRedisSentinel(opts: { downAfterMs?: number; failoverT
   };
   /** The master port every live sentinel agrees on, or undefined while they disagree. */
   const agreedMaster = async (): Promise<number | undefined> => {
-    const ports = await Promise.all(liveSentinels().map(async (s) => Number((await call(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as Reply[])[1])));
+    const ports = await Promise.all(
+      liveSentinels().map(async (s) => Number(((await call(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as Reply[])[1])),
+    );
     return ports.every((p) => p === ports[0]) ? ports[0] : undefined;
   };
   const master = async () => nodeAt(await waitFor('the sentinels to agree on a master', agreedMaster, 5000));
@@ -126,7 +178,12 @@ export async function startRedisSentinel(opts: { downAfterMs?: number; failoverT
       const to = other(from);
       await call(liveSentinels()[0]!.port, 'SENTINEL', 'FAILOVER', name);
       if (opts.promoted) {
-        await waitFor(`${to.port} to be promoted`, async () => (fields(await call(to.port, 'INFO', 'replication')).role === 'master' ? true : undefined), timeoutMs, 5);
+        await waitFor(
+          `${to.port} to be promoted`,
+          async () => (fields(await call(to.port, 'INFO', 'replication')).role === 'master' ? true : undefined),
+          timeoutMs,
+          5,
+        );
         await opts.promoted({ from, to });
       }
       await waitFor(`the failover from ${from.port} to ${to.port}`, () => settledOn(to, false), timeoutMs);

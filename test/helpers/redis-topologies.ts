@@ -3,15 +3,15 @@
 // removed by stopAll() — also when starting failed half-way — and SIGKILLed when the test process exits
 // without stopping them; a minimal RESP client to watch and steer them; and, at the end, app instances
 // over such a topology and a request loop that runs while a master fails over.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from '@jest/globals';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { isAuthError, revokeSessions, type OidcSessionOptions } from '../../lib/index.js';
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
+import { isAuthError, type OidcSessionOptions, revokeSessions } from '../../lib/index.js';
 import { startApp, type TestApp } from './app.js';
 import { CookieJar } from './cookie-jar.js';
 import { login, request } from './login.js';
@@ -32,9 +32,12 @@ function parse(buf: Buffer, at: number): [Reply, number] | undefined {
   const line = buf.toString('utf8', at + 1, eol);
   const next = eol + 2;
   switch (String.fromCharCode(buf[at]!)) {
-    case '+': return [line, next];
-    case '-': return [new Error(line), next];
-    case ':': return [Number(line), next];
+    case '+':
+      return [line, next];
+    case '-':
+      return [new Error(line), next];
+    case ':':
+      return [Number(line), next];
     case '$': {
       const len = Number(line);
       if (len < 0) return [null, next];
@@ -54,7 +57,8 @@ function parse(buf: Buffer, at: number): [Reply, number] | undefined {
       }
       return [items, pos];
     }
-    default: throw new Error(`unexpected RESP reply: ${buf.toString('utf8', at, Math.min(buf.length, at + 80))}`);
+    default:
+      throw new Error(`unexpected RESP reply: ${buf.toString('utf8', at, Math.min(buf.length, at + 80))}`);
   }
 }
 
@@ -168,14 +172,19 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 function missing(binary: string): Error {
-  return new Error(`${binary} was not found on PATH. Run \`bash scripts/setup-test-env.sh\` (it installs redis-server and redis-tools) and try again.`);
+  return new Error(
+    `${binary} was not found on PATH. Run \`bash scripts/setup-test-env.sh\` (it installs redis-server and redis-tools) and try again.`,
+  );
 }
 
 /**
  * Starts `redis-server <args>` (args get `port` and `bind` added by `build`) on a free port; retries with other
  * ports when one was taken meanwhile. `ports` is how many free ports the node needs (a cluster node: 2).
  */
-export async function startNode(build: (ports: number[], dir: string) => Promise<string[]>, opts: { ports?: number; prefix: string }): Promise<RedisNode> {
+export async function startNode(
+  build: (ports: number[], dir: string) => Promise<string[]>,
+  opts: { ports?: number; prefix: string },
+): Promise<RedisNode> {
   const dir = await mkdtemp(path.join(tmpdir(), opts.prefix));
   try {
     for (let attempt = 0; ; attempt++) {
@@ -207,15 +216,21 @@ async function launch(port: number, args: string[], dir: string): Promise<RedisN
   child.stderr!.on('data', keep);
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? missing('redis-server') : err));
-    child.once('exit', (code, signal) => reject(new Error(`redis-server on port ${port} exited (${signal ?? code}) before it was ready:\n${output}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`redis-server on port ${port} exited (${signal ?? code}) before it was ready:\n${output}`)),
+    );
   });
   failed.catch(() => undefined);
   try {
     await Promise.race([
       failed,
       // Our process answers, not another one that got the port first.
-      waitFor(`redis-server on port ${port}`, async () => (fields(await call(port, 'INFO', 'server')).process_id === String(child.pid) ? true : undefined),
-        START_TIMEOUT_MS, 25),
+      waitFor(
+        `redis-server on port ${port}`,
+        async () => (fields(await call(port, 'INFO', 'server')).process_id === String(child.pid) ? true : undefined),
+        START_TIMEOUT_MS,
+        25,
+      ),
     ]);
   } catch (err) {
     child.kill('SIGKILL');
@@ -245,19 +260,23 @@ async function launch(port: number, args: string[], dir: string): Promise<RedisN
 
 /** Starts `count` nodes at once; each is added to `into` as soon as it runs, so a failure leaves none unaccounted for. */
 export async function startMany(count: number, start: () => Promise<RedisNode>, into: RedisNode[]): Promise<void> {
-  const results = await Promise.allSettled(Array.from({ length: count }, async () => {
-    into.push(await start());
-  }));
+  const results = await Promise.allSettled(
+    Array.from({ length: count }, async () => {
+      into.push(await start());
+    }),
+  );
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
 }
 
 export async function stopAll(nodes: Array<RedisNode | undefined>): Promise<void> {
-  await Promise.all(nodes.map(async (node) => {
-    if (!node) return;
-    await node.stop();
-    await rm(node.dir, { recursive: true, force: true });
-  }));
+  await Promise.all(
+    nodes.map(async (node) => {
+      if (!node) return;
+      await node.stop();
+      await rm(node.dir, { recursive: true, force: true });
+    }),
+  );
 }
 
 export function redisCli(args: string[], timeoutMs = 20_000): Promise<string> {
@@ -340,12 +359,17 @@ export async function signIn(op: TestProvider, target: { url: string }, account:
   return jar;
 }
 
-export interface Tokens { accessToken?: string; accessTokenExpires: number; refreshToken?: string; error?: string }
+export interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  refreshToken?: string;
+  error?: string;
+}
 
 export async function tokens(target: { url: string }, jar: CookieJar): Promise<Tokens> {
   const res = await request(`${target.url}/api/tokens`, { jar });
   if (res.status !== 200) throw new Error(`GET /api/tokens answered ${res.status}: ${await res.text()}`);
-  return await res.json() as Tokens;
+  return (await res.json()) as Tokens;
 }
 
 /** Waits until the access token is due for refresh (1 s leeway for 2 s tokens) on every instance. */
@@ -363,7 +387,9 @@ export async function logout(target: { url: string }, jar: CookieJar): Promise<v
 /** revokeSessions(req, query) on `target`, from a request without a session (an admin tool); resolves to `ended`. */
 export async function revoke(target: { url: string }, query: { sub: string } | { sid: string }): Promise<number> {
   const res = await fetch(`${target.url}/api/admin/revoke`, {
-    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(query),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(query),
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`revoke answered ${res.status}: ${text}`);
@@ -386,10 +412,10 @@ export async function withoutKeyWarnings<T>(start: () => Promise<T>): Promise<T>
 /** Two instances with generated keys agree on one: the session JWT one of them hands out verifies with the other's JWKS. */
 export async function expectSharedJwtKey(op: TestProvider, c: { url: string }, d: { url: string }): Promise<void> {
   const jar = await signIn(op, c, 'alice');
-  const session = await (await request(`${c.url}/auth/session`, { jar })).json() as { jwt?: string } | null;
+  const session = (await (await request(`${c.url}/auth/session`, { jar })).json()) as { jwt?: string } | null;
   expect(typeof session?.jwt).toBe('string');
-  const onD = await (await request(`${d.url}/auth/session`, { jar })).json() as { jwt?: string } | null;
-  const jwks = createLocalJWKSet(await (await fetch(`${d.url}/auth/jwks.json`)).json() as JSONWebKeySet);
+  const onD = (await (await request(`${d.url}/auth/session`, { jar })).json()) as { jwt?: string } | null;
+  const jwks = createLocalJWKSet((await (await fetch(`${d.url}/auth/jwks.json`)).json()) as JSONWebKeySet);
   await expect(jwtVerify(session!.jwt!, jwks)).resolves.toMatchObject({ payload: { sub: 'alice' } });
   expect(decodeProtectedHeader(onD!.jwt!).kid).toBe(decodeProtectedHeader(session!.jwt!).kid);
 }
@@ -423,8 +449,12 @@ const COOKIE = 'oidc.sid';
  * Keeps `workers` request loops running against the instances in turn (GET /auth/session, GET /api/me) with
  * the session of `jar`, runs `failover` after `leadMs`, and goes on for `settleMs` after it resolved.
  */
-export async function requestsDuring(instances: Array<{ url: string }>, jar: CookieJar, failover: () => Promise<unknown>,
-  opts: { workers?: number; leadMs?: number; settleMs?: number } = {}): Promise<FailoverRun> {
+export async function requestsDuring(
+  instances: Array<{ url: string }>,
+  jar: CookieJar,
+  failover: () => Promise<unknown>,
+  opts: { workers?: number; leadMs?: number; settleMs?: number } = {},
+): Promise<FailoverRun> {
   const start = Date.now();
   const cookie = jar.get(COOKIE) ?? '';
   const answers: Answer[] = [];
@@ -452,7 +482,15 @@ export async function requestsDuring(instances: Array<{ url: string }>, jar: Coo
       } catch (err) {
         body = String((err as Error).message);
       }
-      answers.push({ instance, path, at: began - start, ms: Date.now() - began, status, body, ...(setCookie !== undefined ? { cookie: setCookie } : {}) });
+      answers.push({
+        instance,
+        path,
+        at: began - start,
+        ms: Date.now() - began,
+        status,
+        body,
+        ...(setCookie !== undefined ? { cookie: setCookie } : {}),
+      });
       // Only the pace of a busy page, not a flood: the two cores also run Redis and the provider.
       await sleep(20);
     }
@@ -476,7 +514,9 @@ export async function requestsDuring(instances: Array<{ url: string }>, jar: Coo
 function summary(run: FailoverRun): string {
   const counts = new Map<string, number>();
   for (const a of run.answers) counts.set(`${a.status}`, (counts.get(`${a.status}`) ?? 0) + 1);
-  const odd = run.answers.filter((a) => a.status !== 200).slice(0, 8)
+  const odd = run.answers
+    .filter((a) => a.status !== 200)
+    .slice(0, 8)
     .map((a) => `  +${a.at} ms ${a.path} on ${a.instance}: ${a.status} after ${a.ms} ms ${a.body.slice(0, 160)}`);
   return `failover from +${run.failoverStarted} to +${run.failoverDone} ms; answers ${JSON.stringify(Object.fromEntries(counts))}\n${odd.join('\n')}`;
 }

@@ -1,6 +1,6 @@
 // A real redis-server as a child process on a free loopback port, which a test can freeze
 // (SIGSTOP), kill and restart to check behaviour when the store is slow or gone.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,10 +73,14 @@ export async function startRedis(opts: { persistence?: boolean } = {}): Promise<
   let port = 0;
   let child: ChildProcess | undefined;
   const args = () => [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--dir', dir,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
     ...(opts.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
   ];
 

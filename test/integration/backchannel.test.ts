@@ -51,7 +51,9 @@ function revokeRoutes(target: express.Express): void {
 }
 
 declare module 'express-session' {
-  interface SessionData { touchedBy?: string }
+  interface SessionData {
+    touchedBy?: string;
+  }
 }
 
 async function signIn(target: { url: string }, account: string): Promise<CookieJar> {
@@ -110,7 +112,7 @@ describe('back-channel logout (memory store)', () => {
     expect(await res.text()).toBe('');
   });
 
-  it('50: a logout token with only sub ends every session of that user, not other users\'', async () => {
+  it("50: a logout token with only sub ends every session of that user, not other users'", async () => {
     const carol1 = await signIn(app, 'carol');
     const carol2 = await signIn(app, 'carol');
     const bob = await signIn(app, 'bob');
@@ -136,17 +138,19 @@ describe('back-channel logout (memory store)', () => {
 });
 
 describe('revokeSessions()', () => {
-  it('revoking alice ends both of her sessions and leaves bob\'s alive', async () => {
+  it("revoking alice ends both of her sessions and leaves bob's alive", async () => {
     const alice1 = await signIn(app, 'alice');
     const alice2 = await signIn(app, 'alice');
     const bob = await signIn(app, 'bob');
     const ids = [sessionIdOf(alice1), sessionIdOf(alice2)];
     // Called from a request that has no session of its own (an admin tool).
     const res = await fetch(`${app.url}/api/admin/revoke`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'alice' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'alice' }),
     });
     expect(res.status).toBe(200);
-    expect((await res.json() as { ended: number }).ended).toBeGreaterThanOrEqual(2);
+    expect(((await res.json()) as { ended: number }).ended).toBeGreaterThanOrEqual(2);
     for (const jar of [alice1, alice2]) {
       expect(await sessionOf(app, jar)).toBeNull();
       expect(await meStatus(app, jar)).toBe(401);
@@ -156,7 +160,7 @@ describe('revokeSessions()', () => {
     expect(await meStatus(app, bob)).toBe(200);
   });
 
-  it('ends the calling request\'s own session too, so it is not saved again at the end of that request', async () => {
+  it("ends the calling request's own session too, so it is not saved again at the end of that request", async () => {
     const here = await signIn(app, 'erin');
     const elsewhere = await signIn(app, 'erin');
     const id = sessionIdOf(here);
@@ -172,7 +176,9 @@ describe('revokeSessions()', () => {
   it('refuses a query that is neither { sub } nor { sid }', async () => {
     for (const body of [{}, { sub: '' }, { sub: 'a', sid: 'b' }, { sub: 1 }]) {
       const res = await fetch(`${app.url}/api/admin/revoke`, {
-        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
       });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'ERR_BAD_REQUEST' });
@@ -196,7 +202,7 @@ describe('two instances sharing Redis', () => {
     await redis?.stop();
   });
 
-  it('50: the provider\'s logout token, delivered to B, ends on A and B a session created on A', async () => {
+  it("50: the provider's logout token, delivered to B, ends on A and B a session created on A", async () => {
     op.setBackchannelLogoutUri(`${b.url}/auth/backchannel-logout`);
     const jar = await signIn(a, 'alice');
     const { sub, sid } = await idClaimsOf(a, jar);
@@ -217,7 +223,7 @@ describe('two instances sharing Redis', () => {
     expect(await replay.json()).toMatchObject({ error: 'invalid_request', code: 'ERR_LOGOUT_TOKEN_INVALID' });
   });
 
-  it('a logout token arriving while Redis is frozen → 503 within the store timeout (not 400), and the IdP\'s retry of it works', async () => {
+  it("a logout token arriving while Redis is frozen → 503 within the store timeout (not 400), and the IdP's retry of it works", async () => {
     const jar = await signIn(a, 'grace');
     const token = await op.signLogoutToken({ sub: 'grace' });
     const started = Date.now();
@@ -241,8 +247,12 @@ describe('two instances sharing Redis', () => {
     const jar = await signIn(a, 'heidi');
     expect(await meStatus(b, jar)).toBe(200);
     let open = () => {};
-    const entered = new Promise<void>((resolve) => { slow.entered = resolve; });
-    slow.gate = new Promise<void>((resolve) => { open = resolve; });
+    const entered = new Promise<void>((resolve) => {
+      slow.entered = resolve;
+    });
+    slow.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     const inFlight = request(`${b.url}/api/slow`, { jar });
     await entered;
     expect((await postLogoutToken(a, await op.signLogoutToken({ sub: 'heidi' }))).status).toBe(200);
@@ -257,7 +267,9 @@ describe('two instances sharing Redis', () => {
     const jar2 = await signIn(a, 'frank');
     const other = await signIn(a, 'bob');
     const res = await fetch(`${b.url}/api/admin/revoke`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'frank' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'frank' }),
     });
     expect(await res.json()).toEqual({ ended: 2 });
     expect(await meStatus(a, jar1)).toBe(401);

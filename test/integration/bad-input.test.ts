@@ -2,11 +2,12 @@
 // spellings of returnTo; tampered, unknown and malformed cookies; malformed, oversized and cross-site session
 // updates; GET logout. Each is a clear 4xx with a stable code (never a 500), no failed login creates a session,
 // and no response carries a token, a secret or a stack trace.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+
 import { createHmac } from 'node:crypto';
-import { restoreClock, shiftClock } from '../helpers/clock.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { FORCE_MIN_INTERVAL_MS } from '../../lib/tokens/refresh.js';
 import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
+import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, TEST_CLIENT_SECRET, type TestProvider } from '../helpers/op.js';
@@ -29,10 +30,19 @@ beforeEach(() => {
   op.resetCounts();
 });
 
-interface Answer { status: number; body: string; json: unknown; headers: Headers }
+interface Answer {
+  status: number;
+  body: string;
+  json: unknown;
+  headers: Headers;
+}
 
 /** One request; the raw body is checked for secrets, tokens and stack traces before anything else. */
-async function send(url: string, jar: CookieJar, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+async function send(
+  url: string,
+  jar: CookieJar,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   const res = await request(url, { jar, method: init.method, body: init.body, headers: { accept: 'application/json', ...init.headers } });
   const body = await res.text();
   expectClean(body);
@@ -75,7 +85,7 @@ async function expectSignedOut(jar: CookieJar): Promise<void> {
 async function signIn(jar = new CookieJar()): Promise<CookieJar> {
   expect((await login(app.url, { jar })).status).toBe(302);
   const res = await request(`${app.url}/api/tokens`, { jar });
-  const seen = await res.json() as Record<string, unknown>;
+  const seen = (await res.json()) as Record<string, unknown>;
   for (const key of ['accessToken', 'refreshToken', 'idToken']) {
     expect(typeof seen[key]).toBe('string');
     tokens.add(seen[key] as string);
@@ -105,7 +115,10 @@ describe('callback', () => {
   it('1: a mismatched state → 400 ERR_LOGIN_STATE_MISMATCH, no code exchange, no session', async () => {
     const jar = new CookieJar();
     const { callbackUrl } = await startLogin(app.url, { jar });
-    const answer = await send(callbackWith(callbackUrl, (p) => p.set('state', 'forged-state-value')), jar);
+    const answer = await send(
+      callbackWith(callbackUrl, (p) => p.set('state', 'forged-state-value')),
+      jar,
+    );
     expectError(answer, 400, 'ERR_LOGIN_STATE_MISMATCH');
     expect(op.count('grant.success')).toBe(0);
     await expectSignedOut(jar);
@@ -114,7 +127,10 @@ describe('callback', () => {
   it('1: a missing state → 400 ERR_LOGIN_STATE_MISMATCH, no code exchange, no session', async () => {
     const jar = new CookieJar();
     const { callbackUrl } = await startLogin(app.url, { jar });
-    const answer = await send(callbackWith(callbackUrl, (p) => p.delete('state')), jar);
+    const answer = await send(
+      callbackWith(callbackUrl, (p) => p.delete('state')),
+      jar,
+    );
     expectError(answer, 400, 'ERR_LOGIN_STATE_MISMATCH');
     expect(op.count('grant.success')).toBe(0);
     await expectSignedOut(jar);
@@ -141,7 +157,10 @@ describe('callback', () => {
     await first.body?.cancel();
     expect(first.status).toBe(302);
     expect(op.count('grant.success')).toBe(1);
-    const before = { cookie: jar.get(COOKIE), tokens: await (await request(`${app.url}/api/tokens`, { jar })).json() as Record<string, unknown> };
+    const before = {
+      cookie: jar.get(COOKIE),
+      tokens: (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Record<string, unknown>,
+    };
     for (const key of ['accessToken', 'refreshToken', 'idToken']) tokens.add(before.tokens[key] as string);
 
     const replay = await send(callbackUrl, jar);
@@ -150,7 +169,7 @@ describe('callback', () => {
     expect(op.count('grant.success')).toBe(1); // the code was not sent to the IdP again
     expect(jar.get(COOKIE)).toBe(before.cookie);
     expect((await sessionOf(jar))?.user?.sub).toBe('alice');
-    const after = await (await request(`${app.url}/api/tokens`, { jar })).json() as Record<string, unknown>;
+    const after = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Record<string, unknown>;
     expect(after.accessToken).toBe(before.tokens.accessToken);
     expect(after.refreshToken).toBe(before.tokens.refreshToken);
   });
@@ -181,9 +200,12 @@ describe('callback', () => {
     await expectSignedOut(jar);
   });
 
-  it('an IdP error other than access_denied → 400 ERR_LOGIN_FAILED without the IdP\'s text', async () => {
+  it("an IdP error other than access_denied → 400 ERR_LOGIN_FAILED without the IdP's text", async () => {
     const jar = new CookieJar();
-    const answer = await send(`${app.url}/auth/callback?error=server_error&error_description=${encodeURIComponent('internal <b>details</b>')}&state=x`, jar);
+    const answer = await send(
+      `${app.url}/auth/callback?error=server_error&error_description=${encodeURIComponent('internal <b>details</b>')}&state=x`,
+      jar,
+    );
     expectError(answer, 400, 'ERR_LOGIN_FAILED');
     expect(answer.body).not.toContain('details');
     await expectSignedOut(jar);
@@ -205,7 +227,6 @@ describe('callback', () => {
     await expectSignedOut(jar);
   });
 
-
   it.each<[string, string]>([
     ['no query at all', ''],
     ['unrelated parameters', 'foo=bar'],
@@ -226,7 +247,10 @@ describe('callback', () => {
   it('6: a forged code with a valid state → 400 ERR_TOKEN_EXCHANGE_FAILED (not a refresh error), no session', async () => {
     const jar = new CookieJar();
     const { callbackUrl } = await startLogin(app.url, { jar });
-    const answer = await send(callbackWith(callbackUrl, (p) => p.set('code', 'forged-code')), jar);
+    const answer = await send(
+      callbackWith(callbackUrl, (p) => p.set('code', 'forged-code')),
+      jar,
+    );
     expectError(answer, 400, 'ERR_TOKEN_EXCHANGE_FAILED');
     await expectSignedOut(jar);
   });
@@ -234,7 +258,10 @@ describe('callback', () => {
   it('RFC 9207: an authorization response naming another issuer → 400, no session', async () => {
     const jar = new CookieJar();
     const { callbackUrl } = await startLogin(app.url, { jar });
-    const answer = await send(callbackWith(callbackUrl, (p) => p.set('iss', 'https://evil.example')), jar);
+    const answer = await send(
+      callbackWith(callbackUrl, (p) => p.set('iss', 'https://evil.example')),
+      jar,
+    );
     expectError(answer, 400, 'ERR_LOGIN_FAILED');
     await expectSignedOut(jar);
   });
@@ -393,8 +420,11 @@ describe('POST /auth/session', () => {
     const { 'x-oidc-session': _omitted, ...headers } = good();
     const answer = await send(url(), jar, { method: 'POST', headers, body: '{"refresh":true}' });
     expectError(answer, 403, 'ERR_CSRF_HEADER_MISSING');
-    expectError(await send(url(), jar, { method: 'POST', headers: { ...headers, 'x-oidc-session': '0' }, body: '{"refresh":true}' }),
-      403, 'ERR_CSRF_HEADER_MISSING');
+    expectError(
+      await send(url(), jar, { method: 'POST', headers: { ...headers, 'x-oidc-session': '0' }, body: '{"refresh":true}' }),
+      403,
+      'ERR_CSRF_HEADER_MISSING',
+    );
     expect(op.count('refresh_token.consumed')).toBe(0);
   });
 
@@ -406,8 +436,11 @@ describe('POST /auth/session', () => {
     }
     const { origin: _omitted, ...noOrigin } = good();
     expectError(await send(url(), jar, { method: 'POST', headers: noOrigin, body: '{"refresh":true}' }), 403, 'ERR_FORBIDDEN_ORIGIN');
-    expectError(await send(url(), jar, { method: 'POST', headers: { ...noOrigin, 'sec-fetch-site': 'cross-site' }, body: '{"refresh":true}' }),
-      403, 'ERR_FORBIDDEN_ORIGIN');
+    expectError(
+      await send(url(), jar, { method: 'POST', headers: { ...noOrigin, 'sec-fetch-site': 'cross-site' }, body: '{"refresh":true}' }),
+      403,
+      'ERR_FORBIDDEN_ORIGIN',
+    );
     expect(op.count('refresh_token.consumed')).toBe(0);
     // The same request from the app's own page works (once the forced-refresh interval since sign-in has passed).
     shiftClock(Date.now() + FORCE_MIN_INTERVAL_MS + 1000);
@@ -436,8 +469,16 @@ describe('logout', () => {
 
   it('32: a cross-site POST /auth/logout → 403 ERR_FORBIDDEN_ORIGIN; the user stays signed in', async () => {
     const jar = await signIn();
-    expectError(await send(`${app.url}/auth/logout`, jar, { method: 'POST', headers: { origin: 'https://evil.com' } }), 403, 'ERR_FORBIDDEN_ORIGIN');
-    expectError(await send(`${app.url}/auth/logout`, jar, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'ERR_FORBIDDEN_ORIGIN');
+    expectError(
+      await send(`${app.url}/auth/logout`, jar, { method: 'POST', headers: { origin: 'https://evil.com' } }),
+      403,
+      'ERR_FORBIDDEN_ORIGIN',
+    );
+    expectError(
+      await send(`${app.url}/auth/logout`, jar, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } }),
+      403,
+      'ERR_FORBIDDEN_ORIGIN',
+    );
     expectError(await send(`${app.url}/auth/logout`, jar, { method: 'POST' }), 403, 'ERR_FORBIDDEN_ORIGIN');
     expect((await sessionOf(jar))?.user?.sub).toBe('alice');
   });

@@ -2,10 +2,11 @@
 // listSessions sees every session of the user wherever it was made, each with an opaque handle that
 // revokeSessions({ handle }) ends on any instance; GET /frontchannel-logout ends an IdP session's sessions
 // only when iss is our issuer, and answers a frameable, no-store page.
+
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import { getServerSession, listSessions, revokeSessions, type SessionListing } from '../../lib/index.js';
-import { createHmac } from 'node:crypto';
 import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { request, startLogin } from '../helpers/login.js';
@@ -58,12 +59,13 @@ async function signIn(app: TestApp, account: string, userAgent: string): Promise
   return jar;
 }
 
-const devices = async (app: TestApp, jar: CookieJar) => await (await request(`${app.url}/api/devices`, { jar })).json() as SessionListing[];
+const devices = async (app: TestApp, jar: CookieJar) =>
+  (await (await request(`${app.url}/api/devices`, { jar })).json()) as SessionListing[];
 const signedIn = async (app: TestApp, jar: CookieJar) => (await (await request(`${app.url}/api/tokens`, { jar })).json()) !== null;
 const idOf = (jar: CookieJar) => decodeURIComponent(jar.get('oidc.sid')!).slice(2).split('.')[0]!;
 
 describe('your devices', () => {
-  it('lists the user\'s sessions of both instances, with times, user agent and the caller marked current', async () => {
+  it("lists the user's sessions of both instances, with times, user agent and the caller marked current", async () => {
     const phone = await signIn(a, 'dora', 'Phone/1.0');
     const laptop = await signIn(b, 'dora', 'Laptop/2.0');
     await signIn(a, 'other-user', 'Elsewhere/1.0');
@@ -99,7 +101,10 @@ describe('your devices', () => {
     const laptop = await signIn(b, 'fay', 'Laptop/2.0');
     const other = (await devices(a, phone)).find((d) => !d.current)!;
     const res = await request(`${b.url}/api/devices/end`, {
-      jar: laptop.clone(), method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle: other.handle }),
+      jar: laptop.clone(),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle: other.handle }),
     });
     expect(await res.json()).toEqual({ ended: 1 });
     expect(await signedIn(a, laptop)).toBe(false);
@@ -109,7 +114,10 @@ describe('your devices', () => {
     const stranger = await signIn(a, 'gus', 'Browser/1.0');
     const strangerHandle = (await devices(a, stranger))[0]!.handle;
     const none = await request(`${a.url}/api/devices/end`, {
-      jar: phone, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle: strangerHandle }),
+      jar: phone,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle: strangerHandle }),
     });
     expect(await none.json()).toEqual({ ended: 0 });
     expect(await signedIn(a, stranger)).toBe(true);
@@ -118,11 +126,11 @@ describe('your devices', () => {
 
 describe('front-channel logout', () => {
   async function sidOf(app: TestApp, jar: CookieJar): Promise<string> {
-    const { idToken } = await (await request(`${app.url}/api/tokens`, { jar })).json() as { idToken: string };
+    const { idToken } = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as { idToken: string };
     return (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
   }
 
-  it('iss + sid: ends that IdP session\'s sessions on every instance; a frameable no-store page', async () => {
+  it("iss + sid: ends that IdP session's sessions on every instance; a frameable no-store page", async () => {
     const jar = await signIn(a, 'hana', 'Browser/1.0');
     const sid = await sidOf(a, jar);
     const url = new URL(`${b.url}/auth/frontchannel-logout`);
@@ -139,7 +147,12 @@ describe('front-channel logout', () => {
   it('a forged iss, or no sid, is a 400 and ends nothing', async () => {
     const jar = await signIn(a, 'ivy', 'Browser/1.0');
     const sid = await sidOf(a, jar);
-    for (const query of [`iss=${encodeURIComponent('https://evil.example')}&sid=${sid}`, `iss=${encodeURIComponent(op.issuer)}`, `sid=${sid}`, '']) {
+    for (const query of [
+      `iss=${encodeURIComponent('https://evil.example')}&sid=${sid}`,
+      `iss=${encodeURIComponent(op.issuer)}`,
+      `sid=${sid}`,
+      '',
+    ]) {
       const res = await fetch(`${a.url}/auth/frontchannel-logout?${query}`);
       expect(res.status).toBe(400);
       expect(res.headers.get('cache-control')).toBe('no-store');

@@ -1,7 +1,8 @@
 // The IdP at startup and during login: down, hanging, or claiming another issuer → bounded, coded answers,
 // the app keeps serving and recovers by itself (checklist 15, 16, 17); basePath moves every route.
+
+import type http from 'node:http';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import http from 'node:http';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request, startLogin } from '../helpers/login.js';
@@ -14,14 +15,19 @@ afterAll(async () => {
 });
 
 async function json(res: Response): Promise<{ code?: string }> {
-  return await res.json() as { code?: string };
+  return (await res.json()) as { code?: string };
 }
 
 describe('discovery and IdP faults at login', () => {
   it('16: IdP down at startup → login answers 503 ERR_IDP_UNAVAILABLE; once it is up, login works without a restart', async () => {
     const port = await freePort();
     // The app is configured (and started) before anything listens on the issuer's port.
-    const fakeOp = { issuer: `http://127.0.0.1:${port}`, clientId: 'app', clientSecret: TEST_CLIENT_SECRET, allowRedirect: () => undefined };
+    const fakeOp = {
+      issuer: `http://127.0.0.1:${port}`,
+      clientId: 'app',
+      clientSecret: TEST_CLIENT_SECRET,
+      allowRedirect: () => undefined,
+    };
     const app: TestApp = await startApp(fakeOp as unknown as TestProvider, { idpLogout: false });
     cleanup.push(() => app.close());
     const down = await request(`${app.url}/auth/login`, { jar: new CookieJar(), headers: { accept: 'application/json' } });
@@ -92,7 +98,7 @@ describe('discovery and IdP faults at login', () => {
     cleanup.push(() => app.close());
     const jar = new CookieJar();
     expect((await login(app.url, { jar, basePath: '/account' })).status).toBe(302);
-    const s = await (await request(`${app.url}/account/session`, { jar })).json() as { user: { sub: string } };
+    const s = (await (await request(`${app.url}/account/session`, { jar })).json()) as { user: { sub: string } };
     expect(s.user.sub).toBe('alice');
     expect((await request(`${app.url}/account/jwks.json`, { jar })).status).toBe(200);
     expect((await request(`${app.url}/auth/session`, { jar })).status).toBe(404);

@@ -1,10 +1,11 @@
 // The README's first command serves this app: start example/server.ts as a process and sign in and out
 // through its own provider's login form, the way a person would (minus the browser); call its API through
 // remoteApi, list and end "your devices"; and, in Chromium, the page's timeline, API button and devices list.
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { CookieJar } from '../helpers/cookie-jar.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, request } from '../helpers/login.js';
 import { freePort } from '../helpers/server.js';
 
@@ -21,13 +22,23 @@ beforeAll(async () => {
   base = `http://localhost:${port}`;
   child = spawn(process.execPath, ['--import', 'tsx', 'example/server.ts'], {
     env: {
-      ...process.env, NODE_OPTIONS: '', PORT: String(port), IDP_PORT: String(idpPort), ISSUER_URL: '', REDIS_URL: '',
-      API_PORT: '0', ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
+      ...process.env,
+      NODE_OPTIONS: '',
+      PORT: String(port),
+      IDP_PORT: String(idpPort),
+      ISSUER_URL: '',
+      REDIS_URL: '',
+      API_PORT: '0',
+      ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const deadline = Date.now() + 20_000;
   while (!output.includes('example app:')) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`example did not start:\n${output}`);
@@ -51,7 +62,9 @@ async function signIn(username: string): Promise<{ jar: CookieJar; page: string 
   const action = /action="([^"]+)"/.exec(form)?.[1];
   expect(action).toBeTruthy();
   const done = await followRedirects(new URL(action!.replace(/&amp;/g, '&'), toForm.url), {
-    jar, method: 'POST', body: new URLSearchParams({ username }),
+    jar,
+    method: 'POST',
+    body: new URLSearchParams({ username }),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
   expect(done.url).toBe(`${base}/`);
@@ -62,7 +75,13 @@ const json = { accept: 'application/json' };
 const fromPage = { ...json, 'x-oidc-session': '1' };
 const me = async (jar: CookieJar) => (await request(`${base}/api/me`, { jar, headers: json })).status;
 
-interface Device { handle: string; current: boolean; userAgent?: string; createdAt: number; expiresAt: number }
+interface Device {
+  handle: string;
+  current: boolean;
+  userAgent?: string;
+  createdAt: number;
+  expiresAt: number;
+}
 
 describe('example app', () => {
   it('signs in through the local provider form and out again', async () => {
@@ -77,10 +96,10 @@ describe('example app', () => {
     expect(page).toContain('"sub":"dora"');
     const answer = await request(`${base}/api/me`, { jar, headers: json });
     expect(answer.status).toBe(200);
-    expect((await answer.json() as { user: { sub: string } }).user.sub).toBe('dora');
+    expect(((await answer.json()) as { user: { sub: string } }).user.sub).toBe('dora');
 
     const out = await followRedirects(`${base}/auth/logout`, { jar, method: 'POST', headers: { origin: base } });
-    expect(new URL(out.url).pathname).toBe("/"); // back from the IdP end_session_endpoint, with its state
+    expect(new URL(out.url).pathname).toBe('/'); // back from the IdP end_session_endpoint, with its state
     expect(await out.response!.text()).toContain('Signed out');
     expect(await me(jar)).toBe(401);
   });
@@ -98,13 +117,13 @@ describe('example app', () => {
     const { jar } = await signIn('erin');
     const noHeader = await request(`${base}/api/orders`, { jar, headers: json });
     expect(noHeader.status).toBe(403);
-    expect((await noHeader.json() as { code: string }).code).toBe('ERR_CSRF_HEADER_MISSING');
+    expect(((await noHeader.json()) as { code: string }).code).toBe('ERR_CSRF_HEADER_MISSING');
 
     const before = Date.now();
     const answer = await request(`${base}/api/orders`, { jar, headers: fromPage });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = await answer.json() as { sub: string; verifiedBy: string; verifiedAt: number; tokenExpiresAt: number };
+    const body = (await answer.json()) as { sub: string; verifiedBy: string; verifiedAt: number; tokenExpiresAt: number };
     expect(body).toMatchObject({ sub: 'erin', verifiedBy: 'introspection' });
     expect(body.verifiedAt).toBeGreaterThanOrEqual(before);
     // The provider's exp of the token remoteApi sent: a live access token of this lifetime.
@@ -112,12 +131,12 @@ describe('example app', () => {
     expect(body.tokenExpiresAt).toBeLessThanOrEqual(Date.now() + ACCESS_TOKEN_TTL * 1000 + 1000);
   });
 
-  it('lists the user\'s sessions as devices and ends one, then its own, which signs out', async () => {
+  it("lists the user's sessions as devices and ends one, then its own, which signs out", async () => {
     const laptop = await signIn('fay');
     const phone = await signIn('fay');
     const listed = await request(`${base}/api/devices`, { jar: laptop.jar, headers: json });
     expect(listed.status).toBe(200);
-    const devices = await listed.json() as Device[];
+    const devices = (await listed.json()) as Device[];
     expect(devices).toHaveLength(2);
     expect(devices.filter((d) => d.current)).toHaveLength(1);
     expect(devices.every((d) => typeof d.handle === 'string' && d.expiresAt > Date.now() && d.userAgent)).toBe(true);
@@ -125,7 +144,12 @@ describe('example app', () => {
     const other = devices.find((d) => !d.current)!;
 
     const end = (handle: string, headers: Record<string, string>) =>
-      request(`${base}/api/devices/end`, { jar: laptop.jar, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ handle }) });
+      request(`${base}/api/devices/end`, {
+        jar: laptop.jar,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ handle }),
+      });
     // A state change: refused without our origin or without the header no cross-site form can send.
     expect((await end(own.handle, fromPage)).status).toBe(403);
     expect((await end(own.handle, { origin: 'http://evil.test', ...fromPage })).status).toBe(403);
@@ -136,7 +160,7 @@ describe('example app', () => {
     expect(await ended.json()).toEqual({ ended: 1 });
     expect(await me(phone.jar)).toBe(401);
     expect(await me(laptop.jar)).toBe(200);
-    const left = await (await request(`${base}/api/devices`, { jar: laptop.jar, headers: json })).json() as Device[];
+    const left = (await (await request(`${base}/api/devices`, { jar: laptop.jar, headers: json })).json()) as Device[];
     expect(left.map((d) => d.handle)).toEqual([own.handle]);
 
     expect(await (await end(own.handle, { origin: base, ...fromPage })).json()).toEqual({ ended: 1 });
@@ -153,7 +177,8 @@ describe('example app', () => {
       page.on('console', (message) => {
         // The browser's own favicon requests (neither app nor provider serves one) are not the page's doing.
         const at = message.location().url;
-        if ((message.type() === 'error' || message.type() === 'warning') && !at.endsWith('/favicon.ico')) problems.push(`${message.text()} (${at})`);
+        if ((message.type() === 'error' || message.type() === 'warning') && !at.endsWith('/favicon.ico'))
+          problems.push(`${message.text()} (${at})`);
       });
       page.on('pageerror', (err) => problems.push(err.message));
       await page.goto(`${base}/`);
@@ -164,8 +189,12 @@ describe('example app', () => {
       await page.waitForFunction(() => document.getElementById('who')!.textContent === 'Signed in as Gus');
 
       const widths = () => page.$$eval('#timeline .bar', (bars) => bars.map((bar) => parseFloat((bar as HTMLElement).style.width)));
-      expect(await page.$$eval('#timeline .row > span:first-child', (spans) => spans.map((s) => s.textContent)))
-        .toEqual(['access token', 'ID token', 'session JWT', 'session']);
+      expect(await page.$$eval('#timeline .row > span:first-child', (spans) => spans.map((s) => s.textContent))).toEqual([
+        'access token',
+        'ID token',
+        'session JWT',
+        'session',
+      ]);
       expect((await widths()).every((w) => w > 0)).toBe(true);
 
       // The access token runs out, the observer asks, the server refreshes: the bar fills up again.

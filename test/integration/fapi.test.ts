@@ -4,20 +4,27 @@
 // DPoP-bound, and oidc-provider's FAPI 2.0 profile. The provider's own userinfo endpoint is the DPoP resource
 // server the tests call through fetchWithToken and remoteApi; a second upstream asks for a nonce and checks
 // every proof itself.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
 import { createHash, randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { fetchWithToken, oidcSession, remoteApi, type OidcSessionOptions } from '../../lib/index.js';
+import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from 'jose';
+import { fetchWithToken, type OidcSessionOptions, oidcSession, remoteApi } from '../../lib/index.js';
 import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
-import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
+import { type AppProcess, startAppProcess } from '../helpers/app-process.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request, startLogin } from '../helpers/login.js';
-import { startProvider, type StartProviderOptions, type TestProvider } from '../helpers/op.js';
+import { type StartProviderOptions, startProvider, type TestProvider } from '../helpers/op.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { listen, type Listening } from '../helpers/server.js';
+import { type Listening, listen } from '../helpers/server.js';
 
-interface Tokens { accessToken: string; accessTokenExpires: number; refreshToken: string; tokenType: string; error?: string }
+interface Tokens {
+  accessToken: string;
+  accessTokenExpires: number;
+  refreshToken: string;
+  tokenType: string;
+  error?: string;
+}
 
 async function clientKeyPair(kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -65,14 +72,25 @@ function idpRoutes(op: TestProvider, extra?: (app: import('express').Express) =>
 async function refreshAtProvider(op: TestProvider, privateJwk: JWK, refreshToken: string): Promise<number> {
   const { importJWK } = await import('jose');
   const now = Math.floor(Date.now() / 1000);
-  const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid })
-    .setIssuer(op.clientId).setSubject(op.clientId).setAudience(op.issuer).setJti(randomBytes(12).toString('hex'))
-    .setIssuedAt(now).setExpirationTime(now + 60).sign(await importJWK(privateJwk, 'ES256'));
+  const assertion = await new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid })
+    .setIssuer(op.clientId)
+    .setSubject(op.clientId)
+    .setAudience(op.issuer)
+    .setJti(randomBytes(12).toString('hex'))
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(await importJWK(privateJwk, 'ES256'));
   const res = await fetch(`${op.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: op.clientId,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: op.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    }),
   });
   await res.body?.cancel();
   return res.status;
@@ -86,7 +104,12 @@ describe('private_key_jwt', () => {
   beforeAll(async () => {
     keys = await clientKeyPair('app-key-1');
     op = await startProvider({ accessTokenTtl: 2, clientMetadata: keyClient(keys.publicJwk) });
-    app = await startApp(op, { clientSecret: undefined, clientAuthMethod: 'private_key_jwt', clientKey: keys.privateJwk, idpLogout: false });
+    app = await startApp(op, {
+      clientSecret: undefined,
+      clientAuthMethod: 'private_key_jwt',
+      clientKey: keys.privateJwk,
+      idpLogout: false,
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -118,7 +141,12 @@ describe('private_key_jwt', () => {
 
   it('the same client with another key: the code exchange is refused, a coded error, no session', async () => {
     const wrong = await clientKeyPair('app-key-1');
-    const other = await startApp(op, { clientSecret: undefined, clientAuthMethod: 'private_key_jwt', clientKey: wrong.privateJwk, idpLogout: false });
+    const other = await startApp(op, {
+      clientSecret: undefined,
+      clientAuthMethod: 'private_key_jwt',
+      clientKey: wrong.privateJwk,
+      idpLogout: false,
+    });
     try {
       const jar = new CookieJar();
       const { callbackUrl } = await startLogin(other.url, { jar });
@@ -132,8 +160,13 @@ describe('private_key_jwt', () => {
   });
 
   it("clientAssertionAudience 'tokenEndpoint': the provider accepts the token endpoint as aud too", async () => {
-    const byEndpoint = await startApp(op, { clientSecret: undefined, clientAuthMethod: 'private_key_jwt', clientKey: keys.privateJwk,
-      clientAssertionAudience: 'tokenEndpoint', idpLogout: false });
+    const byEndpoint = await startApp(op, {
+      clientSecret: undefined,
+      clientAuthMethod: 'private_key_jwt',
+      clientKey: keys.privateJwk,
+      clientAssertionAudience: 'tokenEndpoint',
+      idpLogout: false,
+    });
     try {
       const jar = new CookieJar();
       expect((await login(byEndpoint.url, { jar })).status).toBe(302);
@@ -189,7 +222,10 @@ describe('PAR', () => {
     try {
       const res = await request(`${pushing.url}/auth/login`, { jar: new CookieJar(), headers: { accept: 'application/json' } });
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({ code: 'ERR_DISCOVERY_FAILED', message: expect.stringMatching(/pushed_authorization_request_endpoint.*par: 'auto'/) });
+      expect(await res.json()).toMatchObject({
+        code: 'ERR_DISCOVERY_FAILED',
+        message: expect.stringMatching(/pushed_authorization_request_endpoint.*par: 'auto'/),
+      });
     } finally {
       await pushing.close();
       await noPar.stop();
@@ -231,10 +267,12 @@ describe('DPoP', () => {
         const proof = req.headers.dpop;
         const deny = (problem: string, nonce = false) => {
           seen.push({ status: 401, problem });
-          res.writeHead(401, {
-            'www-authenticate': nonce ? 'DPoP error="use_dpop_nonce", error_description="nonce required"' : 'DPoP error="invalid_token"',
-            ...(nonce ? { 'dpop-nonce': upstreamNonce } : {}),
-          }).end();
+          res
+            .writeHead(401, {
+              'www-authenticate': nonce ? 'DPoP error="use_dpop_nonce", error_description="nonce required"' : 'DPoP error="invalid_token"',
+              ...(nonce ? { 'dpop-nonce': upstreamNonce } : {}),
+            })
+            .end();
         };
         if (!auth.startsWith('DPoP ') || typeof proof !== 'string') return deny('no DPoP');
         const token = auth.slice(5);
@@ -246,17 +284,28 @@ describe('DPoP', () => {
         const jkt = await calculateJwkThumbprint(protectedHeader.jwk!);
         seen.push({ status: 200, jkt, token });
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
-      })().catch((err: unknown) => { res.writeHead(500).end(String(err)); });
-    });
-    op = await startProvider({ accessTokenTtl: 2, clientCredentials: true, clientMetadata: { dpop_bound_access_tokens: true }, features: { dPoP: DPOP_NONCES } });
-    app = await startApp(op, { idpLogout: false, dpop: true }, idpRoutes(op, (target) => {
-      target.get('/api/checker-fetch', async (req, res) => {
-        const upstream = await fetchWithToken(req, `${checker.url}/orders?x=1`);
-        res.status(upstream.status).end();
+      })().catch((err: unknown) => {
+        res.writeHead(500).end(String(err));
       });
-      target.use('/api/checker-proxy', remoteApi(`${checker.url}/v1`));
-      target.use('/api/checker-client', remoteApi(`${checker.url}/v1`, { token: 'client' }));
-    }));
+    });
+    op = await startProvider({
+      accessTokenTtl: 2,
+      clientCredentials: true,
+      clientMetadata: { dpop_bound_access_tokens: true },
+      features: { dPoP: DPOP_NONCES },
+    });
+    app = await startApp(
+      op,
+      { idpLogout: false, dpop: true },
+      idpRoutes(op, (target) => {
+        target.get('/api/checker-fetch', async (req, res) => {
+          const upstream = await fetchWithToken(req, `${checker.url}/orders?x=1`);
+          res.status(upstream.status).end();
+        });
+        target.use('/api/checker-proxy', remoteApi(`${checker.url}/v1`));
+        target.use('/api/checker-client', remoteApi(`${checker.url}/v1`, { token: 'client' }));
+      }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -336,10 +385,20 @@ describe('DPoP', () => {
   it('a login in flight while secret rotates (new first, old kept) finds its DPoP key at the callback', async () => {
     const rotated = await startApp(op, { idpLogout: false, dpop: true });
     const next = express();
-    const router = oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: rotated.url,
-      secret: ['a-new-session-secret-0123456789abcdefghij', TEST_SECRET], idpLogout: false, dpop: true, jwt: { keys: [await sessionJwtKey()] } });
+    const router = oidcSession({
+      issuer: op.issuer,
+      clientId: op.clientId,
+      clientSecret: op.clientSecret,
+      baseURL: rotated.url,
+      secret: ['a-new-session-secret-0123456789abcdefghij', TEST_SECRET],
+      idpLogout: false,
+      dpop: true,
+      jwt: { keys: [await sessionJwtKey()] },
+    });
     next.use(router);
-    next.get('/api/tokens', async (req, res) => { res.json(await req.getServerSession()); });
+    next.get('/api/tokens', async (req, res) => {
+      res.json(await req.getServerSession());
+    });
     try {
       const jar = new CookieJar();
       const { callbackUrl } = await startLogin(rotated.url, { jar });
@@ -395,11 +454,14 @@ describe('DPoP', () => {
     const jar = new CookieJar();
     expect((await login(app.url, { jar })).status).toBe(302);
     const { accessToken } = await tokens(app, jar);
-    const introspect = async () => (await (await fetch(`${op.issuer}/token/introspection`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: accessToken, client_id: op.clientId, client_secret: op.clientSecret }),
-    })).json()) as { active: boolean; token_type?: string };
+    const introspect = async () =>
+      (await (
+        await fetch(`${op.issuer}/token/introspection`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: accessToken, client_id: op.clientId, client_secret: op.clientSecret }),
+        })
+      ).json()) as { active: boolean; token_type?: string };
     expect(await introspect()).toMatchObject({ active: true, token_type: 'DPoP' });
     expect((await request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { origin: app.url } })).status).toBe(303);
     expect(await introspect()).toMatchObject({ active: false });
@@ -466,13 +528,21 @@ describe('DPoP refresh across two processes sharing Redis', () => {
       startProvider({ accessTokenTtl: 2, clientMetadata: { dpop_bound_access_tokens: true }, features: { dPoP: DPOP_NONCES } }),
       startRedis(),
     ]);
-    const env = { ISSUER_URL: op.issuer, CLIENT_ID: op.clientId, CLIENT_SECRET: op.clientSecret, SESSION_SECRET: TEST_SECRET, REDIS_URL: redis.url, APP_DPOP: '1' };
+    const env = {
+      ISSUER_URL: op.issuer,
+      CLIENT_ID: op.clientId,
+      CLIENT_SECRET: op.clientSecret,
+      SESSION_SECRET: TEST_SECRET,
+      REDIS_URL: redis.url,
+      APP_DPOP: '1',
+    };
     [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
     op.allowRedirect(`${a.url}/auth/callback`);
     op.allowRedirect(`${b.url}/auth/callback`);
     for (const event of ['grant.error', 'userinfo.error']) {
-      (op.provider as unknown as { on(e: string, f: (ctx: unknown, err: { error?: string }) => void): void })
-        .on(event, (_ctx, err) => refusals.push(String(err.error)));
+      (op.provider as unknown as { on(e: string, f: (ctx: unknown, err: { error?: string }) => void): void }).on(event, (_ctx, err) =>
+        refusals.push(String(err.error)),
+      );
     }
   }, 40_000);
   afterAll(async () => {

@@ -4,25 +4,26 @@
 // and NestJS with its Express adapter.
 // Against the real provider: login → requiresAuth() API → session JSON → refresh (a parsed body) → logout;
 // requiresAuth()'s 401 and page redirect; coded errors answered as responses, never a crashed process.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+
+import type http from 'node:http';
 import fastifyExpress from '@fastify/express';
-import { Controller, Get, Module, Req, type MiddlewareConsumer } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Controller, Get, type MiddlewareConsumer, Module, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import connect from 'connect';
 import express from 'express';
-import Fastify from 'fastify';
 import express4 from 'express4';
-import http from 'node:http';
+import Fastify from 'fastify';
 import 'reflect-metadata';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import * as lib5 from '../../lib/index.js';
 import type { OidcSessionRouter } from '../../lib/index.js';
+import * as lib5 from '../../lib/index.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
-import { listen, type Handler, type Listening } from '../helpers/server.js';
+import { type Handler, type Listening, listen } from '../helpers/server.js';
 
 type Lib = typeof lib5;
 type Next = (err?: unknown) => void;
@@ -37,10 +38,11 @@ interface HostApp {
 }
 
 /** The app's own routes, written with Node's res only, so they are the same under every host. */
-const meRoute = (lib: Lib) => async function me(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const session = await lib.getServerSession(req as never);
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: session?.user }));
-};
+const meRoute = (lib: Lib) =>
+  async function me(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const session = await lib.getServerSession(req as never);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: session?.user }));
+  };
 function page(_req: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>private page</h1>');
 }
@@ -66,100 +68,125 @@ async function loadWithExpress4(): Promise<Lib> {
 type Build = (router: OidcSessionRouter, lib: Lib, unhandled: unknown[]) => Handler | Promise<Handler>;
 
 const hosts: Record<string, { lib: () => Lib | Promise<Lib>; build: Build }> = {
-  'Express 5': { lib: () => lib5, build: (router, lib, unhandled) => {
-    const app = express();
-    const me = meRoute(lib);
-    app.use(router);
-    app.get('/api/me', lib.requiresAuth(), (req, res, next) => void me(req, res).catch(next));
-    app.get('/page', lib.requiresAuth(), (req, res) => page(req, res));
-    const done = finalHandler(unhandled);
-    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => done(err, res));
-    return app;
-  } },
-  'Express 4': { lib: loadWithExpress4, build: (router, lib, unhandled) => {
-    // @types/express is version 5; Express 4's app has the same shape for what is used here.
-    const app = (express4 as unknown as typeof express)();
-    const me = meRoute(lib);
-    app.use(router);
-    app.get('/api/me', lib.requiresAuth(), (req, res, next) => void me(req, res).catch(next));
-    app.get('/page', lib.requiresAuth(), (req, res) => page(req, res));
-    const done = finalHandler(unhandled);
-    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => done(err, res));
-    return app;
-  } },
-  Connect: { lib: () => lib5, build: (router, lib, unhandled) => {
-    const app = connect();
-    const me = meRoute(lib);
-    // No casts: the router and requiresAuth() are typed as Node middleware too.
-    app.use(router);
-    // Connect strips the mount path from req.url and keeps the full one in req.originalUrl.
-    app.use('/api/me', lib.requiresAuth());
-    app.use('/api/me', (req: http.IncomingMessage, res: http.ServerResponse, next: Next) => void me(req, res).catch(next));
-    app.use('/page', lib.requiresAuth());
-    app.use('/page', page);
-    const done = finalHandler(unhandled);
-    app.use((err: unknown, _req: http.IncomingMessage, res: http.ServerResponse, _next: Next) => done(err, res));
-    app.use((_req: http.IncomingMessage, res: http.ServerResponse) => done(undefined, res));
-    return app;
-  } },
-  'node:http': { lib: () => lib5, build: (router, lib, unhandled) => {
-    const mw: NodeMiddleware = router;
-    const guard: NodeMiddleware = lib.requiresAuth();
-    const done = finalHandler(unhandled);
-    const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => unknown> = { '/api/me': meRoute(lib), '/page': page };
-    return (req, res) => mw(req, res, (err) => {
-      if (err) return done(err, res);
-      const route = routes[(req.url ?? '/').split('?')[0]!];
-      if (!route) return done(undefined, res);
-      guard(req, res, (denied) => {
-        if (denied) return done(denied, res);
-        Promise.resolve(route(req, res)).catch((e: unknown) => done(e, res));
+  'Express 5': {
+    lib: () => lib5,
+    build: (router, lib, unhandled) => {
+      const app = express();
+      const me = meRoute(lib);
+      app.use(router);
+      app.get('/api/me', lib.requiresAuth(), (req, res, next) => void me(req, res).catch(next));
+      app.get('/page', lib.requiresAuth(), (req, res) => page(req, res));
+      const done = finalHandler(unhandled);
+      app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => done(err, res));
+      return app;
+    },
+  },
+  'Express 4': {
+    lib: loadWithExpress4,
+    build: (router, lib, unhandled) => {
+      // @types/express is version 5; Express 4's app has the same shape for what is used here.
+      const app = (express4 as unknown as typeof express)();
+      const me = meRoute(lib);
+      app.use(router);
+      app.get('/api/me', lib.requiresAuth(), (req, res, next) => void me(req, res).catch(next));
+      app.get('/page', lib.requiresAuth(), (req, res) => page(req, res));
+      const done = finalHandler(unhandled);
+      app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => done(err, res));
+      return app;
+    },
+  },
+  Connect: {
+    lib: () => lib5,
+    build: (router, lib, unhandled) => {
+      const app = connect();
+      const me = meRoute(lib);
+      // No casts: the router and requiresAuth() are typed as Node middleware too.
+      app.use(router);
+      // Connect strips the mount path from req.url and keeps the full one in req.originalUrl.
+      app.use('/api/me', lib.requiresAuth());
+      app.use('/api/me', (req: http.IncomingMessage, res: http.ServerResponse, next: Next) => void me(req, res).catch(next));
+      app.use('/page', lib.requiresAuth());
+      app.use('/page', page);
+      const done = finalHandler(unhandled);
+      app.use((err: unknown, _req: http.IncomingMessage, res: http.ServerResponse, _next: Next) => done(err, res));
+      app.use((_req: http.IncomingMessage, res: http.ServerResponse) => done(undefined, res));
+      return app;
+    },
+  },
+  'node:http': {
+    lib: () => lib5,
+    build: (router, lib, unhandled) => {
+      const mw: NodeMiddleware = router;
+      const guard: NodeMiddleware = lib.requiresAuth();
+      const done = finalHandler(unhandled);
+      const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => unknown> = {
+        '/api/me': meRoute(lib),
+        '/page': page,
+      };
+      return (req, res) =>
+        mw(req, res, (err) => {
+          if (err) return done(err, res);
+          const route = routes[(req.url ?? '/').split('?')[0]!];
+          if (!route) return done(undefined, res);
+          guard(req, res, (denied) => {
+            if (denied) return done(denied, res);
+            Promise.resolve(route(req, res)).catch((e: unknown) => done(e, res));
+          });
+        });
+    },
+  },
+  'Fastify (@fastify/express)': {
+    lib: () => lib5,
+    build: async (router, lib, unhandled) => {
+      const app = Fastify();
+      await app.register(fastifyExpress);
+      // Express middleware runs in Fastify's onRequest hook, for Fastify's routes and its 404s (our /auth routes) alike.
+      app.use(router);
+      app.use('/api/me', lib.requiresAuth());
+      app.use('/page', lib.requiresAuth());
+      app.get('/api/me', async (request) => ({ user: (await lib.getServerSession(request.raw as never))?.user }));
+      app.get('/page', async (_request, reply) => reply.type('text/html').send('<h1>private page</h1>'));
+      app.setErrorHandler((err, _request, reply) => {
+        unhandled.push(err);
+        void reply.code(500).send('host error handler');
       });
-    });
-  } },
-  'Fastify (@fastify/express)': { lib: () => lib5, build: async (router, lib, unhandled) => {
-    const app = Fastify();
-    await app.register(fastifyExpress);
-    // Express middleware runs in Fastify's onRequest hook, for Fastify's routes and its 404s (our /auth routes) alike.
-    app.use(router);
-    app.use('/api/me', lib.requiresAuth());
-    app.use('/page', lib.requiresAuth());
-    app.get('/api/me', async (request) => ({ user: (await lib.getServerSession(request.raw as never))?.user }));
-    app.get('/page', async (_request, reply) => reply.type('text/html').send('<h1>private page</h1>'));
-    app.setErrorHandler((err, _request, reply) => {
-      unhandled.push(err);
-      void reply.code(500).send('host error handler');
-    });
-    await app.ready();
-    return (req, res) => app.routing(req, res);
-  } },
-  'NestJS (Express adapter)': { lib: () => lib5, build: async (router, lib) => {
-    class MeController {
-      async me(req: http.IncomingMessage) {
-        return { user: (await lib.getServerSession(req as never))?.user };
+      await app.ready();
+      return (req, res) => app.routing(req, res);
+    },
+  },
+  'NestJS (Express adapter)': {
+    lib: () => lib5,
+    build: async (router, lib) => {
+      class MeController {
+        async me(req: http.IncomingMessage) {
+          return { user: (await lib.getServerSession(req as never))?.user };
+        }
+        page() {
+          return '<h1>private page</h1>';
+        }
       }
-      page() {
-        return '<h1>private page</h1>';
+      class AppModule {
+        configure(consumer: MiddlewareConsumer) {
+          consumer.apply(lib.requiresAuth()).forRoutes('api/me', 'page');
+        }
       }
-    }
-    class AppModule {
-      configure(consumer: MiddlewareConsumer) {
-        consumer.apply(lib.requiresAuth()).forRoutes('api/me', 'page');
+      // The decorators, applied as functions (the test build compiles no decorator syntax).
+      Req()(MeController.prototype, 'me', 0);
+      for (const [method, path] of [
+        ['me', 'api/me'],
+        ['page', 'page'],
+      ] as const) {
+        Get(path)(MeController.prototype, method, Object.getOwnPropertyDescriptor(MeController.prototype, method)!);
       }
-    }
-    // The decorators, applied as functions (the test build compiles no decorator syntax).
-    Req()(MeController.prototype, 'me', 0);
-    for (const [method, path] of [['me', 'api/me'], ['page', 'page']] as const) {
-      Get(path)(MeController.prototype, method, Object.getOwnPropertyDescriptor(MeController.prototype, method)!);
-    }
-    Controller()(MeController);
-    Module({ controllers: [MeController] })(AppModule);
-    const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false });
-    // Unanswered errors get Nest's own 500 (no host handler to record them here); every status is asserted.
-    app.use(router);
-    await app.init();
-    return app.getHttpAdapter().getInstance() as Handler;
-  } },
+      Controller()(MeController);
+      Module({ controllers: [MeController] })(AppModule);
+      const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false });
+      // Unanswered errors get Nest's own 500 (no host handler to record them here); every status is asserted.
+      app.use(router);
+      await app.init();
+      return app.getHttpAdapter().getInstance() as Handler;
+    },
+  },
 };
 
 let op: TestProvider;
@@ -232,12 +259,15 @@ describe.each(Object.keys(hosts))('%s', (name) => {
     expect(sessionRes.status).toBe(200);
     expect(sessionRes.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(sessionRes.headers.get('cache-control')).toBe('no-store');
-    const session = await sessionRes.json() as { user: { sub: string }; accessTokenExpires: number };
+    const session = (await sessionRes.json()) as { user: { sub: string }; accessTokenExpires: number };
     expect(session.user.sub).toBe('alice');
 
     // A JSON body, parsed by the middleware itself (right after sign-in a forced refresh keeps the fresh tokens).
     const refreshed = await request(`${app.url}/auth/session`, {
-      jar, method: 'POST', headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' }, body: '{"refresh":true}',
+      jar,
+      method: 'POST',
+      headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
+      body: '{"refresh":true}',
     });
     expect(refreshed.status).toBe(200);
     expect(await refreshed.json()).toMatchObject({ user: { sub: 'alice' } });
@@ -301,13 +331,19 @@ describe.each(Object.keys(hosts))('%s', (name) => {
     expect(await html.text()).toContain('ERR_LOGIN_STATE_MISMATCH');
 
     const badBody = await request(`${app.url}/auth/session`, {
-      jar: new CookieJar(), method: 'POST', headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' }, body: '{not json',
+      jar: new CookieJar(),
+      method: 'POST',
+      headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
+      body: '{not json',
     });
     expect(badBody.status).toBe(400);
     expect(await badBody.json()).toMatchObject({ code: 'ERR_BAD_REQUEST' });
 
     const backchannel = await request(`${app.url}/auth/backchannel-logout`, {
-      jar: new CookieJar(), method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'logout_token=not-a-jwt',
+      jar: new CookieJar(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'logout_token=not-a-jwt',
     });
     expect(backchannel.status).toBe(400);
     expect(await backchannel.json()).toMatchObject({ error: 'invalid_request', code: 'ERR_LOGOUT_TOKEN_INVALID' });
@@ -328,7 +364,10 @@ describe.each(Object.keys(hosts))('%s', (name) => {
     expect(etag).toMatch(/^"/);
     expect((await script.text()).length).toBeGreaterThan(100);
     // fetch would add Cache-Control: no-cache to a conditional request, which (as in Express) is never fresh.
-    const again = await request(`${app.url}/auth/client.js`, { jar: new CookieJar(), headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' } });
+    const again = await request(`${app.url}/auth/client.js`, {
+      jar: new CookieJar(),
+      headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' },
+    });
     expect(again.status).toBe(304);
 
     const jwks = await request(`${app.url}/auth/jwks.json`, { jar: new CookieJar() });
@@ -340,7 +379,14 @@ describe.each(Object.keys(hosts))('%s', (name) => {
 it("Express 4: the package, importing 'express', got Express 4's Router", async () => {
   const lib4 = await loadWithExpress4();
   expect(lib4.oidcSession).not.toBe(lib5.oidcSession);
-  const router = lib4.oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: 'http://127.0.0.1:1', secret: TEST_SECRET, jwt: { keys: jwtKeys } });
+  const router = lib4.oidcSession({
+    issuer: op.issuer,
+    clientId: op.clientId,
+    clientSecret: op.clientSecret,
+    baseURL: 'http://127.0.0.1:1',
+    secret: TEST_SECRET,
+    jwt: { keys: jwtKeys },
+  });
   try {
     // Express 4's Router has process_params; Express 5's (the router package) does not.
     expect(router).toHaveProperty('process_params');

@@ -26,20 +26,32 @@ beforeAll(async () => {
       return true;
     },
   });
-  app = await startApp(op, { httpTimeout: 800, idpLogout: false, events: { refreshError: ({ error }) => { errors.push(error); } } });
+  app = await startApp(op, {
+    httpTimeout: 800,
+    idpLogout: false,
+    events: {
+      refreshError: ({ error }) => {
+        errors.push(error);
+      },
+    },
+  });
 });
 afterAll(async () => {
   await app?.close();
   await op?.stop();
 });
 
-interface Tokens { accessToken?: string; accessTokenExpires: number; error?: string }
+interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  error?: string;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 async function tokens(jar: CookieJar): Promise<Tokens> {
   const res = await request(`${app.url}/api/tokens`, { jar });
   expect(res.status).toBe(200);
-  return await res.json() as Tokens;
+  return (await res.json()) as Tokens;
 }
 
 describe.each<Fault>(['hang', '500', 'reset'])('token endpoint fault: %s', (kind) => {

@@ -41,13 +41,20 @@ const JSON_ACCEPT = { accept: 'application/json' };
 
 /** GET {app}{path} and the redirects after it, up to the provider's authorization endpoint (not requested). */
 async function authorizationRequest(path: string, jar = new CookieJar()): Promise<URL> {
-  const result = await followRedirects(`${app.url}${path}`, { jar, stopBefore: (url) => url.origin === op.issuer && url.pathname === '/auth' });
+  const result = await followRedirects(`${app.url}${path}`, {
+    jar,
+    stopBefore: (url) => url.origin === op.issuer && url.pathname === '/auth',
+  });
   if (!result.stoppedAt) throw new Error(`no authorization request:\n${result.hops.join('\n')}`);
   return new URL(result.stoppedAt);
 }
 
 /** Follows a flow from `path` until the browser is back at the app outside /auth; returns that URL and the hops. */
-async function roundTrip(path: string, jar: CookieJar, headers: Record<string, string> = HTML): Promise<{ url: string; status: number; hops: string[]; body: string }> {
+async function roundTrip(
+  path: string,
+  jar: CookieJar,
+  headers: Record<string, string> = HTML,
+): Promise<{ url: string; status: number; hops: string[]; body: string }> {
   const result = await followRedirects(`${app.url}${path}`, { jar, headers });
   return { url: result.url, status: result.response?.status ?? 0, hops: result.hops, body: (await result.response?.text()) ?? '' };
 }
@@ -61,7 +68,7 @@ async function signedInJar(returnTo = '/'): Promise<CookieJar> {
 
 describe('RFC 9207: the iss of the authorization response', () => {
   it('the provider advertises authorization_response_iss_parameter_supported and sends iss', async () => {
-    const meta = await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const meta = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(meta.authorization_response_iss_parameter_supported).toBe(true);
     const started = await startLogin(app.url, { jar: new CookieJar() });
     expect(new URL(started.callbackUrl).searchParams.get('iss')).toBe(op.issuer);
@@ -85,7 +92,8 @@ describe('RFC 9207: the iss of the authorization response', () => {
   it('also on an error response (login_required) without iss', async () => {
     const jar = new CookieJar();
     const result = await followRedirects(`${app.url}/auth/login?prompt=none&returnTo=/x`, {
-      jar, stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
+      jar,
+      stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
     });
     const url = new URL(result.stoppedAt!);
     expect(url.searchParams.get('error')).toBe('login_required');
@@ -104,10 +112,12 @@ describe('RFC 9207: the iss of the authorization response', () => {
         // Its discovery document without the flag (the provider's own, fetched again with a marker header).
         intercept: (req, res) => {
           if (req.url !== '/.well-known/openid-configuration' || req.headers['x-test-real']) return false;
-          void fetch(`${quiet.issuer}${req.url}`, { headers: { 'x-test-real': '1' } }).then((r) => r.json()).then((meta) => {
-            delete (meta as Record<string, unknown>).authorization_response_iss_parameter_supported;
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(meta));
-          });
+          void fetch(`${quiet.issuer}${req.url}`, { headers: { 'x-test-real': '1' } })
+            .then((r) => r.json())
+            .then((meta) => {
+              delete (meta as Record<string, unknown>).authorization_response_iss_parameter_supported;
+              res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(meta));
+            });
           return true;
         },
       });
@@ -116,7 +126,7 @@ describe('RFC 9207: the iss of the authorization response', () => {
     afterAll(() => closeAll(quietApp, quiet));
 
     it('a response without iss is accepted; with strictIss (profile fapi2) it is refused', async () => {
-      const meta = await (await fetch(`${quiet.issuer}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+      const meta = (await (await fetch(`${quiet.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
       expect(meta).not.toHaveProperty('authorization_response_iss_parameter_supported');
       const jar = new CookieJar();
       const started = await startLogin(quietApp.url, { jar });
@@ -145,20 +155,22 @@ describe('RFC 9207: the iss of the authorization response', () => {
 });
 
 describe('per-login parameters on GET /login', () => {
-  it.each([
-    ['max_age=-1'],
-    ['max_age=1.5'],
-    ['max_age=315360001'],
-    ['prompt=evil'],
-    ['prompt=none%20login'],
-    ['prompt=login&prompt=consent'],
-    [`login_hint=${'a'.repeat(10 * 1024)}`],
-    ['login_hint=a%0Ab'],
-    ['ui_locales=%3Cscript%3E'],
-    [`acr_values=${'x'.repeat(257)}`],
-    ['silent=yes'],
-    ['silent=true&prompt=login'],
-  ].map(([q]) => [q!.length > 60 ? `${q!.slice(0, 24)}… (${q!.length} characters)` : q!, q!]))('%s → 400 ERR_BAD_REQUEST, no redirect to the IdP, no pending login', async (_label, query) => {
+  it.each(
+    [
+      ['max_age=-1'],
+      ['max_age=1.5'],
+      ['max_age=315360001'],
+      ['prompt=evil'],
+      ['prompt=none%20login'],
+      ['prompt=login&prompt=consent'],
+      [`login_hint=${'a'.repeat(10 * 1024)}`],
+      ['login_hint=a%0Ab'],
+      ['ui_locales=%3Cscript%3E'],
+      [`acr_values=${'x'.repeat(257)}`],
+      ['silent=yes'],
+      ['silent=true&prompt=login'],
+    ].map(([q]) => [q!.length > 60 ? `${q!.slice(0, 24)}… (${q!.length} characters)` : q!, q!]),
+  )('%s → 400 ERR_BAD_REQUEST, no redirect to the IdP, no pending login', async (_label, query) => {
     const res = await fetch(`${app.url}/auth/login?${query}`, { redirect: 'manual', headers: JSON_ACCEPT });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
@@ -167,8 +179,10 @@ describe('per-login parameters on GET /login', () => {
   });
 
   it('login_hint, ui_locales, acr_values, max_age and prompt reach the authorization request; other parameters do not', async () => {
-    const url = await authorizationRequest('/auth/login?prompt=login&login_hint=alice%40example.test&ui_locales=fr-CA%20en'
-      + `&acr_values=${encodeURIComponent(`${STRONG} ${BASIC}`)}&max_age=300&foo=bar&scope=admin&redirect_uri=https://evil.example`);
+    const url = await authorizationRequest(
+      '/auth/login?prompt=login&login_hint=alice%40example.test&ui_locales=fr-CA%20en' +
+        `&acr_values=${encodeURIComponent(`${STRONG} ${BASIC}`)}&max_age=300&foo=bar&scope=admin&redirect_uri=https://evil.example`,
+    );
     const p = url.searchParams;
     expect(p.get('prompt')).toBe('login');
     expect(p.get('login_hint')).toBe('alice@example.test');
@@ -181,8 +195,15 @@ describe('per-login parameters on GET /login', () => {
   });
 
   it('the camelCase names of signIn() (loginHint, silent=true…) are the same parameters', async () => {
-    const p = (await authorizationRequest('/auth/login?silent=true&loginHint=bob&uiLocales=de&acrValues=urn%3Ax%3Astrong&maxAge=0')).searchParams;
-    expect([p.get('prompt'), p.get('login_hint'), p.get('ui_locales'), p.get('acr_values'), p.get('max_age')]).toEqual(['none', 'bob', 'de', STRONG, '0']);
+    const p = (await authorizationRequest('/auth/login?silent=true&loginHint=bob&uiLocales=de&acrValues=urn%3Ax%3Astrong&maxAge=0'))
+      .searchParams;
+    expect([p.get('prompt'), p.get('login_hint'), p.get('ui_locales'), p.get('acr_values'), p.get('max_age')]).toEqual([
+      'none',
+      'bob',
+      'de',
+      STRONG,
+      '0',
+    ]);
     const res = await fetch(`${app.url}/auth/login?login_hint=a&loginHint=b`, { redirect: 'manual', headers: JSON_ACCEPT });
     expect(res.status).toBe(400);
   });
@@ -214,7 +235,10 @@ describe('silent login', () => {
     const jar = new CookieJar();
     const started = await followRedirects(`${app.url}/auth/login?returnTo=/x`, { jar, stopBefore: (url) => url.origin === op.issuer });
     const state = new URL(started.stoppedAt!).searchParams.get('state')!;
-    const res = await request(`${app.url}/auth/callback?error=login_required&state=${state}&iss=${encodeURIComponent(op.issuer)}`, { jar, headers: JSON_ACCEPT });
+    const res = await request(`${app.url}/auth/callback?error=login_required&state=${state}&iss=${encodeURIComponent(op.issuer)}`, {
+      jar,
+      headers: JSON_ACCEPT,
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'ERR_LOGIN_FAILED' });
   });
@@ -272,7 +296,7 @@ describe('silent login', () => {
 describe('step-up: requiresAuth({ acr, maxAge })', () => {
   it('keeps acr, amr and auth_time as session.auth', async () => {
     const jar = await signedInJar();
-    const auth = await (await request(`${app.url}/api/auth`, { jar })).json() as Record<string, unknown>;
+    const auth = (await (await request(`${app.url}/api/auth`, { jar })).json()) as Record<string, unknown>;
     expect(auth).toMatchObject({ acr: BASIC, amr: ['pwd'] });
     expect(auth.authTime).toBeGreaterThan(Date.now() - 60_000);
     expect((await sessionOf(app, jar))?.auth).toMatchObject({ acr: BASIC });
@@ -285,8 +309,13 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
     const apiRes = await request(`${app.url}/strong`, { jar, headers: JSON_ACCEPT });
     expect(apiRes.status).toBe(401);
     expect(apiRes.headers.get('www-authenticate')).toBe(
-      `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="${STRONG}"`);
-    expect(await apiRes.json()).toMatchObject({ error: 'insufficient_user_authentication', code: 'ERR_INSUFFICIENT_AUTHENTICATION', acr_values: STRONG });
+      `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="${STRONG}"`,
+    );
+    expect(await apiRes.json()).toMatchObject({
+      error: 'insufficient_user_authentication',
+      code: 'ERR_INSUFFICIENT_AUTHENTICATION',
+      acr_values: STRONG,
+    });
 
     const page = await request(`${app.url}/strong`, { jar, headers: HTML });
     expect(page.status).toBe(302);
@@ -312,11 +341,12 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
     op.resetCounts();
     const jar = new CookieJar();
     const withAcr = await followRedirects(`${app.url}/auth/login?acr_values=${encodeURIComponent(STRONG)}&returnTo=/strong`, {
-      jar, stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
+      jar,
+      stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
     });
     const res = await request(withAcr.stoppedAt!, { jar, headers: JSON_ACCEPT });
     expect(res.status).toBe(401);
-    const body = await res.json() as { code: string; message: string };
+    const body = (await res.json()) as { code: string; message: string };
     expect(body.code).toBe('ERR_INSUFFICIENT_AUTHENTICATION');
     expect(body.message).toContain(BASIC);
     expect(await sessionOf(app, jar)).toBeNull();
@@ -337,14 +367,15 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
     const done = await roundTrip('/recent', jar);
     expect(done.url).toBe(`${app.url}/recent`);
     expect(done.body).toBe('recent');
-    const auth = await (await request(`${app.url}/api/auth`, { jar })).json() as { authTime: number };
+    const auth = (await (await request(`${app.url}/api/auth`, { jar })).json()) as { authTime: number };
     expect(auth.authTime).toBeGreaterThan(Date.now() - 10_000);
   });
 
   it('a callback whose auth_time does not satisfy max_age is refused', async () => {
     const jar = new CookieJar();
     const started = await followRedirects(`${app.url}/auth/login?max_age=60&returnTo=/recent`, {
-      jar, stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
+      jar,
+      stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
     });
     hook.forge = resign(op, { auth_time: Math.floor(Date.now() / 1000) - 3600 });
     const res = await request(started.stoppedAt!, { jar, headers: JSON_ACCEPT });
@@ -354,7 +385,8 @@ describe('step-up: requiresAuth({ acr, maxAge })', () => {
 
     const jar2 = new CookieJar();
     const second = await followRedirects(`${app.url}/auth/login?max_age=60`, {
-      jar: jar2, stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
+      jar: jar2,
+      stopBefore: (url) => url.origin === app.url && url.pathname === '/auth/callback',
     });
     hook.forge = resign(op, { auth_time: undefined });
     const missing = await request(second.stoppedAt!, { jar: jar2, headers: JSON_ACCEPT });

@@ -39,7 +39,7 @@ describe('login flow', () => {
     const sessionRes = await request(`${app.url}/auth/session`, { jar });
     expect(sessionRes.status).toBe(200);
     expect(sessionRes.headers.get('cache-control')).toBe('no-store');
-    const session = await sessionRes.json() as Record<string, unknown>;
+    const session = (await sessionRes.json()) as Record<string, unknown>;
     expect(session.user).toMatchObject({ sub: 'alice', name: 'Alice Test', email: 'alice@example.test' });
     expect(typeof session.now).toBe('number');
     expect(session.expires).toBeGreaterThan(Date.now());
@@ -50,7 +50,7 @@ describe('login flow', () => {
     expect(session).not.toHaveProperty('idToken');
     expect(session).not.toHaveProperty('refreshToken');
 
-    const tokens = await (await request(`${app.url}/api/tokens`, { jar })).json() as Record<string, unknown>;
+    const tokens = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Record<string, unknown>;
     expect(typeof tokens.accessToken).toBe('string');
     expect(typeof tokens.refreshToken).toBe('string');
     expect(typeof tokens.idToken).toBe('string');
@@ -58,7 +58,7 @@ describe('login flow', () => {
 
     const me = await request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } });
     expect(me.status).toBe(200);
-    expect((await me.json() as { user: { sub: string } }).user.sub).toBe('alice');
+    expect(((await me.json()) as { user: { sub: string } }).user.sub).toBe('alice');
 
     const sid = sessionIdOf(jar);
     expect(await stored(sid)).not.toBeNull();

@@ -1,8 +1,9 @@
 // Providers that sign differently, against the real oidc-provider configured like them: signed UserInfo
 // (OIDC Core §5.3.2), HS256 ID tokens (refused unless idTokenAlgorithms lists them, then checked with the
 // client secret only), and no prompt=consent of our own for offline_access.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
 import type http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { idTokenPolicy, verifyIdToken } from '../../lib/oidc/id-token.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -27,7 +28,10 @@ async function app(op: TestProvider, options: Parameters<typeof startApp>[1] = {
   return started;
 }
 
-async function tokensOf(target: TestApp, jar: CookieJar): Promise<{ accessToken: string; idToken: string; refreshToken?: string; user: Record<string, unknown> }> {
+async function tokensOf(
+  target: TestApp,
+  jar: CookieJar,
+): Promise<{ accessToken: string; idToken: string; refreshToken?: string; user: Record<string, unknown> }> {
   return (await request(`${target.url}/api/tokens`, { jar })).json() as never;
 }
 
@@ -36,7 +40,7 @@ async function callbackAnswer(target: TestApp): Promise<{ status: number; body: 
   const jar = new CookieJar();
   const started = await startLogin(target.url, { jar });
   const res = await request(started.callbackUrl, { jar, headers: { accept: 'application/json' } });
-  return { status: res.status, body: await res.json() as { code?: string; message?: string } };
+  return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
 }
 
 describe('signed UserInfo (application/jwt)', () => {
@@ -84,11 +88,18 @@ describe('signed UserInfo (application/jwt)', () => {
       await op.signLogoutToken({ ...base, aud: 'another-client' }, { typ: 'JWT' }),
       await op.signLogoutToken({ ...base, iss: 'https://evil.example' }, { typ: 'JWT' }),
       await op.signLogoutToken({ ...base, aud: undefined }, { typ: 'JWT' }),
-      await new SignJWT({ sub: 'alice', name: 'Mallory' }).setProtectedHeader({ alg: 'RS256', kid: 'test-rs256' })
-        .setIssuer(op.issuer).setAudience(op.clientId).setIssuedAt().sign(privateKey),
+      await new SignJWT({ sub: 'alice', name: 'Mallory' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'test-rs256' })
+        .setIssuer(op.issuer)
+        .setAudience(op.clientId)
+        .setIssuedAt()
+        .sign(privateKey),
       // An HMAC keyed with the client secret is not accepted unless idTokenAlgorithms lists it.
-      await new SignJWT({ sub: 'alice', name: 'Mallory' }).setProtectedHeader({ alg: 'HS256' })
-        .setIssuer(op.issuer).setAudience(op.clientId).sign(new TextEncoder().encode(TEST_CLIENT_SECRET)),
+      await new SignJWT({ sub: 'alice', name: 'Mallory' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(op.issuer)
+        .setAudience(op.clientId)
+        .sign(new TextEncoder().encode(TEST_CLIENT_SECRET)),
     ];
     try {
       for (const forged of forgeries) {
@@ -153,22 +164,32 @@ describe('HS256 ID tokens and idTokenAlgorithms', () => {
     const keys = createLocalJWKSet({ keys: [publicJwk] });
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: 'https://idp.example', aud: 'app', sub: 'alice', iat: now, exp: now + 60 };
-    const policy = idTokenPolicy({ issuer: 'https://idp.example', clientId: 'app', clientSecret: 'the-client-secret', idTokenAlgorithms: ['RS256', 'HS256'] }, {});
-    const hs = (secret: Uint8Array, header: Record<string, unknown> = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256', ...header }).sign(secret);
+    const policy = idTokenPolicy(
+      { issuer: 'https://idp.example', clientId: 'app', clientSecret: 'the-client-secret', idTokenAlgorithms: ['RS256', 'HS256'] },
+      {},
+    );
+    const hs = (secret: Uint8Array, header: Record<string, unknown> = {}) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', ...header }).sign(secret);
 
     expect((await verifyIdToken(await hs(new TextEncoder().encode('the-client-secret')), keys, policy)).sub).toBe('alice');
-    expect((await verifyIdToken(await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey), keys, policy)).sub).toBe('alice');
+    expect(
+      (await verifyIdToken(await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey), keys, policy)).sub,
+    ).toBe('alice');
     // The public key's bytes as the HMAC secret, with the JWKS key's kid: the classic algorithm confusion.
     for (const secret of [JSON.stringify(publicJwk), publicJwk.n!]) {
-      await expect(verifyIdToken(await hs(new TextEncoder().encode(secret), { kid: 'k1' }), keys, policy))
-        .rejects.toMatchObject({ code: 'ERR_ID_TOKEN_INVALID' });
+      await expect(verifyIdToken(await hs(new TextEncoder().encode(secret), { kid: 'k1' }), keys, policy)).rejects.toMatchObject({
+        code: 'ERR_ID_TOKEN_INVALID',
+      });
     }
     // Without the option, the default is the asymmetric algorithms the IdP advertises.
-    const byDefault = idTokenPolicy({ issuer: 'https://idp.example', clientId: 'app', clientSecret: 'the-client-secret' },
-      { id_token_signing_alg_values_supported: ['HS256', 'RS256', 'none'] });
+    const byDefault = idTokenPolicy(
+      { issuer: 'https://idp.example', clientId: 'app', clientSecret: 'the-client-secret' },
+      { id_token_signing_alg_values_supported: ['HS256', 'RS256', 'none'] },
+    );
     expect(byDefault.algorithms).toEqual(['RS256']);
-    await expect(verifyIdToken(await hs(new TextEncoder().encode('the-client-secret')), keys, byDefault))
-      .rejects.toThrow(/HS256.*idTokenAlgorithms/);
+    await expect(verifyIdToken(await hs(new TextEncoder().encode('the-client-secret')), keys, byDefault)).rejects.toThrow(
+      /HS256.*idTokenAlgorithms/,
+    );
   });
 });
 

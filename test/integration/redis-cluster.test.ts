@@ -9,8 +9,19 @@ import { login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import {
-  closeInstance, expectFailoverAnswers, expectSharedJwtKey, logout, requestsDuring, revoke, signIn, startInstance,
-  STORE_TIMEOUT, tokens, waitForExpiry, withoutKeyWarnings, type Instance,
+  closeInstance,
+  expectFailoverAnswers,
+  expectSharedJwtKey,
+  type Instance,
+  logout,
+  requestsDuring,
+  revoke,
+  STORE_TIMEOUT,
+  signIn,
+  startInstance,
+  tokens,
+  waitForExpiry,
+  withoutKeyWarnings,
 } from '../helpers/redis-topologies.js';
 import { idClaimsOf, meStatus, postLogoutToken, sessionIdOf, sessionOf } from '../security/support.js';
 
@@ -84,11 +95,13 @@ describe('two instances sharing a Redis Cluster', () => {
     op.setAccount('ivan');
     let jars: CookieJar[];
     try {
-      jars = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
-        const jar = new CookieJar();
-        expect((await login((i % 2 ? b : a).url, { jar })).status).toBe(302);
-        return jar;
-      }));
+      jars = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const jar = new CookieJar();
+          expect((await login((i % 2 ? b : a).url, { jar })).status).toBe(302);
+          return jar;
+        }),
+      );
     } finally {
       op.setAccount('alice');
     }
@@ -124,7 +137,7 @@ describe('two instances sharing a Redis Cluster', () => {
     }
   });
 
-  it('the provider\'s logout token delivered to B ends the session made on A; a logout token replayed to B is refused', async () => {
+  it("the provider's logout token delivered to B ends the session made on A; a logout token replayed to B is refused", async () => {
     const jar = await signIn(op, a, 'alice');
     const { sub, sid } = await idClaimsOf(a, jar);
     expect(await meStatus(b, jar)).toBe(200);
@@ -143,11 +156,13 @@ describe('two instances sharing a Redis Cluster', () => {
     expect(await replay.json()).toMatchObject({ code: 'ERR_LOGOUT_TOKEN_INVALID' });
   });
 
-  it('generated session-JWT keys (no jwt.keys) are shared through the cluster: a JWT from C verifies with D\'s JWKS', async () => {
-    const [c, d] = await withoutKeyWarnings(() => Promise.all([
-      startInstance(op, clusterClient(), { jwt: { keys: undefined } }),
-      startInstance(op, clusterClient(), { jwt: { keys: undefined } }),
-    ]));
+  it("generated session-JWT keys (no jwt.keys) are shared through the cluster: a JWT from C verifies with D's JWKS", async () => {
+    const [c, d] = await withoutKeyWarnings(() =>
+      Promise.all([
+        startInstance(op, clusterClient(), { jwt: { keys: undefined } }),
+        startInstance(op, clusterClient(), { jwt: { keys: undefined } }),
+      ]),
+    );
     try {
       await expectSharedJwtKey(op, c, d);
     } finally {

@@ -4,8 +4,8 @@
 // without restarting the app.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createClient } from 'redis';
-import { REDIS_QUEUE_MAX } from '../../lib/store/select-backend.js';
 import { getServerSession } from '../../lib/index.js';
+import { REDIS_QUEUE_MAX } from '../../lib/store/select-backend.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
@@ -85,13 +85,17 @@ async function burst(waves = 1, size = 200): Promise<void> {
   const cookie = jar.header(`${app.url}/`);
   for (let wave = 0; wave < waves; wave++) {
     const started = Date.now();
-    const statuses = await Promise.all(Array.from({ length: size }, (_, i) => fetch(`${app.url}${ROUTES[i % 2]}`, {
-      headers: { cookie, accept: 'application/json' },
-      signal: AbortSignal.timeout(BOUND * 3),
-    }).then(async (res) => {
-      await res.arrayBuffer();
-      return res.status;
-    })));
+    const statuses = await Promise.all(
+      Array.from({ length: size }, (_, i) =>
+        fetch(`${app.url}${ROUTES[i % 2]}`, {
+          headers: { cookie, accept: 'application/json' },
+          signal: AbortSignal.timeout(BOUND * 3),
+        }).then(async (res) => {
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      ),
+    );
     expect(new Set(statuses)).toEqual(new Set([503]));
     expect(Date.now() - started).toBeLessThan(BOUND * 3);
   }
@@ -104,7 +108,7 @@ async function recovered(ms: number): Promise<number> {
   while (Date.now() - started < ms) {
     const res = await me();
     last = res.status;
-    const body = await res.json() as { user?: { sub?: string } } | null;
+    const body = (await res.json()) as { user?: { sub?: string } } | null;
     if (res.status === 200) {
       expect(body?.user?.sub).toBe('alice');
       return Date.now() - started;
@@ -155,7 +159,7 @@ describe('Redis faults', () => {
     expect(await commandsProcessed()).toBeLessThan(20);
     expect(await recovered(5000)).toBeLessThan(5000);
     // The session survived in the append-only file: the same cookie, the same user, no new login.
-    const session = await (await request(`${app.url}/auth/session`, { jar })).json() as { user?: { sub?: string } } | null;
+    const session = (await (await request(`${app.url}/auth/session`, { jar })).json()) as { user?: { sub?: string } } | null;
     expect(session?.user?.sub).toBe('alice');
   }, 20_000);
 
@@ -178,7 +182,7 @@ describe('Redis faults', () => {
       redis.resume();
     }
     expect(await recovered(3000)).toBeLessThan(3000);
-    const session = await (await request(`${app.url}/auth/session`, { jar })).json() as { user?: { sub?: string } } | null;
+    const session = (await (await request(`${app.url}/auth/session`, { jar })).json()) as { user?: { sub?: string } } | null;
     expect(session?.user?.sub).toBe('alice');
     // The frozen server received every command the app kept waiting for it and ran them on resume: at most the
     // cap (plus this test's few INFO and polling calls), not one per request made during the pause.
@@ -199,14 +203,16 @@ describe('Redis faults', () => {
       }).catch((err: unknown) => {
         throw new Error(`getServerSession did not settle within ${BOUND * 2} ms while Redis was frozen (${(err as Error).name})`);
       });
-      answer = await res.json() as typeof answer;
+      answer = (await res.json()) as typeof answer;
     } finally {
       redis.resume();
     }
     expect(Date.now() - started).toBeLessThan(BOUND);
     expect(answer?.outcome).not.toBe('null');
     // Either the store's 503, or the session kept with its refresh marked unavailable.
-    expect([answer?.code, answer?.error]).toEqual(expect.arrayContaining([expect.stringMatching(/^(ERR_STORE_UNAVAILABLE|ERR_REFRESH_UNAVAILABLE|RefreshAccessTokenUnavailable)$/)]));
+    expect([answer?.code, answer?.error]).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(ERR_STORE_UNAVAILABLE|ERR_REFRESH_UNAVAILABLE|RefreshAccessTokenUnavailable)$/)]),
+    );
     expect(await recovered(3000)).toBeLessThan(3000);
   }, 20_000);
 });

@@ -2,7 +2,7 @@
 // requests with an expired access token on both cause exactly one refresh grant at the provider.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TEST_SECRET } from '../helpers/app.js';
-import { startAppProcess, type AppProcess } from '../helpers/app-process.js';
+import { type AppProcess, startAppProcess } from '../helpers/app-process.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -15,7 +15,13 @@ let b: AppProcess;
 
 beforeAll(async () => {
   [op, redis] = await Promise.all([startProvider({ accessTokenTtl: 2 }), startRedis()]);
-  const env = { ISSUER_URL: op.issuer, CLIENT_ID: op.clientId, CLIENT_SECRET: op.clientSecret, SESSION_SECRET: TEST_SECRET, REDIS_URL: redis.url };
+  const env = {
+    ISSUER_URL: op.issuer,
+    CLIENT_ID: op.clientId,
+    CLIENT_SECRET: op.clientSecret,
+    SESSION_SECRET: TEST_SECRET,
+    REDIS_URL: redis.url,
+  };
   [a, b] = await Promise.all([startAppProcess(env), startAppProcess(env)]);
   op.allowRedirect(`${a.url}/auth/callback`);
   op.allowRedirect(`${b.url}/auth/callback`);
@@ -25,12 +31,18 @@ afterAll(async () => {
   await Promise.all([op?.stop(), redis?.stop()]);
 });
 
-interface Tokens { accessToken?: string; accessTokenExpires: number; refreshToken?: string; error?: string; jwt?: string }
+interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  refreshToken?: string;
+  error?: string;
+  jwt?: string;
+}
 
 async function tokens(base: string, jar: CookieJar): Promise<Tokens> {
   const res = await request(`${base}/api/tokens`, { jar });
   expect(res.status).toBe(200);
-  return await res.json() as Tokens;
+  return (await res.json()) as Tokens;
 }
 
 describe('several processes sharing Redis', () => {
@@ -76,7 +88,9 @@ describe('several processes sharing Redis', () => {
     }
     for (const jar of jars) expect((await tokens(a.url, jar)).accessToken).toBeTruthy();
     const res = await fetch(`${a.url}/api/admin/revoke`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'olivia' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'olivia' }),
     });
     expect(await res.json()).toEqual({ ended: 8 });
     for (const jar of jars) {

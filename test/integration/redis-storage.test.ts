@@ -1,9 +1,10 @@
 // The storage guarantees that depend on Redis itself, against a real redis-server: records expire with
 // their session, a Redis restarted from an older snapshot does not cost the user the session, `store`
 // and `redis` together, a connect-redis store alone, and the startup check of the eviction policy.
+
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { RedisStore } from 'connect-redis';
-import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { PruningMemoryStore } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -28,7 +29,11 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-interface Tokens { accessToken?: string; accessTokenExpires: number; error?: string }
+interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  error?: string;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const idOf = (jar: CookieJar) => decodeURIComponent(jar.get('oidc.sid')!).slice(2).split('.')[0]!;
 const indexKey = (name: string) => `oidc-session:idx:${createHash('sha256').update(name).digest('base64url')}`;
@@ -40,7 +45,7 @@ async function signIn(app: TestApp): Promise<CookieJar> {
 }
 
 async function tokens(app: TestApp, jar: CookieJar): Promise<Tokens | null> {
-  return await (await request(`${app.url}/api/tokens`, { jar })).json() as Tokens | null;
+  return (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Tokens | null;
 }
 
 describe('records live as long as their session', () => {
@@ -163,7 +168,8 @@ describe('hot sessions from the client-side cache, coherent across instances', (
 
   const calls = async (): Promise<number> => {
     let total = 0;
-    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info') total += Number(m[2]);
+    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      if (m[1] !== 'info') total += Number(m[2]);
     return total;
   };
   const me = (app: TestApp, jar: CookieJar) => request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } });
@@ -202,4 +208,3 @@ describe('hot sessions from the client-side cache, coherent across instances', (
     expect(op.count('refresh_token.consumed')).toBe(1);
   });
 });
-

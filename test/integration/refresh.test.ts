@@ -3,9 +3,9 @@
 // provider itself is the oracle for "exactly once".
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { FORCE_MIN_INTERVAL_MS } from '../../lib/tokens/refresh.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -18,40 +18,58 @@ let slowLoaded: (() => void) | undefined;
 
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 2 });
-  app = await startApp(op, {
-    idpLogout: false,
-    events: {
-      refresh: () => { events.push('refresh'); },
-      refreshError: ({ error }) => { events.push(`refreshError:${error}`); },
-      sessionExpired: ({ reason }) => { events.push(`sessionExpired:${reason}`); },
-    },
-    callbacks: {
-      // Lets the browser store a theme on the user; everything else from the browser is ignored.
-      session: (session, _req, { update }) => {
-        const theme = (update as { theme?: unknown } | undefined)?.theme;
-        return typeof theme === 'string' ? { ...session, user: { ...session.user, theme } } : session;
+  app = await startApp(
+    op,
+    {
+      idpLogout: false,
+      events: {
+        refresh: () => {
+          events.push('refresh');
+        },
+        refreshError: ({ error }) => {
+          events.push(`refreshError:${error}`);
+        },
+        sessionExpired: ({ reason }) => {
+          events.push(`sessionExpired:${reason}`);
+        },
+      },
+      callbacks: {
+        // Lets the browser store a theme on the user; everything else from the browser is ignored.
+        session: (session, _req, { update }) => {
+          const theme = (update as { theme?: unknown } | undefined)?.theme;
+          return typeof theme === 'string' ? { ...session, user: { ...session.user, theme } } : session;
+        },
       },
     },
-  }, (express) => {
-    // Loads the session, waits, then modifies and saves it: the "slow request" of the lost-update case.
-    express.get('/slow', async (req: Request, res) => {
-      (req.session as unknown as { note?: number }).note = Date.now();
-      await new Promise<void>((resolve) => { releaseSlow = resolve; slowLoaded?.(); });
-      res.json({ ok: true });
-    });
-  });
+    (express) => {
+      // Loads the session, waits, then modifies and saves it: the "slow request" of the lost-update case.
+      express.get('/slow', async (req: Request, res) => {
+        (req.session as unknown as { note?: number }).note = Date.now();
+        await new Promise<void>((resolve) => {
+          releaseSlow = resolve;
+          slowLoaded?.();
+        });
+        res.json({ ok: true });
+      });
+    },
+  );
 });
 afterAll(async () => {
   await app?.close();
   await op?.stop();
 });
 
-interface Tokens { accessToken?: string; accessTokenExpires: number; refreshToken?: string; error?: string }
+interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  refreshToken?: string;
+  error?: string;
+}
 
 async function tokens(jar: CookieJar): Promise<Tokens> {
   const res = await request(`${app.url}/api/tokens`, { jar });
   expect(res.status).toBe(200);
-  return await res.json() as Tokens;
+  return (await res.json()) as Tokens;
 }
 
 async function signIn(account = 'alice'): Promise<CookieJar> {
@@ -103,7 +121,9 @@ describe('automatic refresh', () => {
   it('39: a slow request that saves after a refresh does not roll the tokens back', async () => {
     const jar = await signIn();
     const first = await tokens(jar);
-    const loaded = new Promise<void>((resolve) => { slowLoaded = resolve; });
+    const loaded = new Promise<void>((resolve) => {
+      slowLoaded = resolve;
+    });
     const slow = request(`${app.url}/slow`, { jar });
     await loaded;
     await untilDue(first);
@@ -138,7 +158,7 @@ describe('automatic refresh', () => {
     const me = await request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } });
     expect(me.status).toBe(401);
     expect(await me.json()).toMatchObject({ error: 'unauthenticated', code: 'ERR_REFRESH_FAILED' });
-    const session = await (await request(`${app.url}/auth/session`, { jar })).json() as Tokens;
+    const session = (await (await request(`${app.url}/auth/session`, { jar })).json()) as Tokens;
     expect(session.error).toBe('RefreshAccessTokenError');
   });
 
@@ -148,8 +168,11 @@ describe('automatic refresh', () => {
     // Right after sign-in the tokens are fresh: a burst of forced refreshes sends no grant at all.
     const burst = { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' };
     op.resetCounts();
-    const early = await Promise.all(Array.from({ length: 30 }, () =>
-      request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' })));
+    const early = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' }),
+      ),
+    );
     expect(early.map((r) => r.status)).toEqual(Array(30).fill(200));
     expect(op.count('refresh_token.consumed')).toBe(0);
     shiftClock(Date.now() + FORCE_MIN_INTERVAL_MS + 1000);
@@ -168,8 +191,11 @@ describe('automatic refresh', () => {
     expect(after.error).toBeUndefined();
     // Within the interval again: 30 more forced refreshes answer the current session, no grant.
     op.resetCounts();
-    const again = await Promise.all(Array.from({ length: 30 }, () =>
-      request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' })));
+    const again = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        request(`${app.url}/auth/session`, { jar, method: 'POST', headers: burst, body: '{"refresh":true}' }),
+      ),
+    );
     expect(again.map((r) => r.status)).toEqual(Array(30).fill(200));
     expect(op.count('refresh_token.consumed')).toBe(0);
     restoreClock();
@@ -178,10 +204,15 @@ describe('automatic refresh', () => {
   it('POST /auth/session { data } goes through callbacks.session and is stored', async () => {
     const jar = await signIn();
     const headers = { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' };
-    const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers, body: JSON.stringify({ data: { theme: 'dark', sub: 'mallory' } }) });
+    const res = await request(`${app.url}/auth/session`, {
+      jar,
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ data: { theme: 'dark', sub: 'mallory' } }),
+    });
     expect(res.status).toBe(200);
-    expect((await res.json() as { user: Record<string, unknown> }).user).toMatchObject({ sub: 'alice', theme: 'dark' });
-    const later = await (await request(`${app.url}/auth/session`, { jar })).json() as { user: Record<string, unknown> };
+    expect(((await res.json()) as { user: Record<string, unknown> }).user).toMatchObject({ sub: 'alice', theme: 'dark' });
+    const later = (await (await request(`${app.url}/auth/session`, { jar })).json()) as { user: Record<string, unknown> };
     expect(later.user).toMatchObject({ sub: 'alice', theme: 'dark' });
   });
 });

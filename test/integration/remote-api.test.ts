@@ -1,12 +1,13 @@
 // The BFF against a real oidc-provider and a real upstream API: the upstream (node:http on 127.0.0.1:0) checks
 // every bearer token at the provider — user tokens at userinfo, client-credentials tokens by introspection —
 // and records what it received, so the tests assert on what actually crossed the proxy.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+
 import { createHash, randomBytes } from 'node:crypto';
-import connect from 'connect';
 import http from 'node:http';
-import type { RequestHandler } from 'express';
 import net from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import connect from 'connect';
+import type { RequestHandler } from 'express';
 import { exportJWK, generateKeyPair } from 'jose';
 import { fetchWithToken, getClientToken, oidcSession, remoteApi } from '../../lib/index.js';
 import { oidcErrorHandler } from '../../lib/routes/error-handler.js';
@@ -15,7 +16,7 @@ import { CookieJar } from '../helpers/cookie-jar.js';
 import { login } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { freePort, listen, type Listening } from '../helpers/server.js';
+import { freePort, type Listening, listen } from '../helpers/server.js';
 
 interface Seen {
   method: string;
@@ -53,7 +54,7 @@ async function validate(token: string): Promise<'user' | 'client' | 'invalid'> {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token, client_id: op.clientId, client_secret: op.clientSecret }),
   });
-  const body = await intro.json() as { active?: boolean; client_id?: string; sub?: string };
+  const body = (await intro.json()) as { active?: boolean; client_id?: string; sub?: string };
   return body.active && body.client_id === op.clientId ? 'client' : 'invalid';
 }
 
@@ -64,7 +65,9 @@ async function onUpstream(req: http.IncomingMessage, res: http.ServerResponse): 
   if (path === '/v1/hold') {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.write(Buffer.alloc(1024));
-    res.once('close', () => { if (!res.writableFinished) upstreamClosedEarly++; });
+    res.once('close', () => {
+      if (!res.writableFinished) upstreamClosedEarly++;
+    });
     return;
   }
   const hash = createHash('sha256');
@@ -79,7 +82,9 @@ async function onUpstream(req: http.IncomingMessage, res: http.ServerResponse): 
   seen.push({ method: req.method!, path: url, headers: req.headers, token, kind, sha256: hash.digest('hex'), length });
   if (path === '/v1/flaky' && flaky > 0) {
     flaky--;
-    res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' }).end('{"error":"invalid_token"}');
+    res
+      .writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' })
+      .end('{"error":"invalid_token"}');
     return;
   }
   if (kind === 'invalid' || (kind === 'none' && path !== '/v1/public')) {
@@ -95,13 +100,15 @@ async function onUpstream(req: http.IncomingMessage, res: http.ServerResponse): 
     res.end();
     return;
   }
-  res.writeHead(200, {
-    'content-type': 'application/json',
-    'set-cookie': ['upstream=1; Path=/', 'other=2; Path=/'],
-    'x-upstream': 'yes',
-    connection: 'keep-alive, x-upstream-hop',
-    'x-upstream-hop': 'secret',
-  }).end(JSON.stringify({ kind, path: url, sha256: seen.at(-1)!.sha256, length }));
+  res
+    .writeHead(200, {
+      'content-type': 'application/json',
+      'set-cookie': ['upstream=1; Path=/', 'other=2; Path=/'],
+      'x-upstream': 'yes',
+      connection: 'keep-alive, x-upstream-hop',
+      'x-upstream-hop': 'secret',
+    })
+    .end(JSON.stringify({ kind, path: url, sha256: seen.at(-1)!.sha256, length }));
 }
 
 beforeAll(async () => {
@@ -157,10 +164,18 @@ beforeEach(() => {
   flaky = 0;
 });
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buffer; json<T = Record<string, unknown>>(): T }
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  json<T = Record<string, unknown>>(): T;
+}
 
 /** One request with node:http, so that every header (Connection, TE, Proxy-*) goes out exactly as given. */
-function send(path: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer | AsyncIterable<Buffer>; jar?: CookieJar } = {}): Promise<Answer> {
+function send(
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: Buffer | AsyncIterable<Buffer>; jar?: CookieJar } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { 'x-oidc-session': '1', ...opts.headers };
   const cookie = opts.jar?.header(`${app.url}${path}`);
   if (cookie) headers.cookie = cookie;
@@ -242,7 +257,8 @@ describe('remoteApi with the user token', () => {
     expect(got.headers.authorization).toMatch(/^Bearer /);
     expect(got.headers.cookie).toBeUndefined();
     expect(got.headers['x-oidc-session']).toBeUndefined();
-    for (const name of ['x-hop', 'keep-alive', 'proxy-authorization', 'te', 'forwarded', 'x-forwarded-host']) expect(got.headers[name]).toBeUndefined();
+    for (const name of ['x-hop', 'keep-alive', 'proxy-authorization', 'te', 'forwarded', 'x-forwarded-host'])
+      expect(got.headers[name]).toBeUndefined();
     expect(got.headers.host).toBe(new URL(upstream.url).host);
     expect(got.headers['x-custom']).toBe('kept');
     expect(got.headers['content-type']).toBe('application/json');
@@ -273,7 +289,12 @@ describe('remoteApi with the user token', () => {
   it('streams 5 MB both ways (hashes compared), and a chunked upload as chunked', async () => {
     const jar = await signIn();
     const upload = randomBytes(MB5);
-    const up = await send('/api/orders/upload', { jar, method: 'POST', body: upload, headers: { 'content-type': 'application/octet-stream' } });
+    const up = await send('/api/orders/upload', {
+      jar,
+      method: 'POST',
+      body: upload,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(up.status).toBe(200);
     expect(up.json()).toMatchObject({ sha256: sha256(upload), length: MB5 });
     expect(seen[0]!.headers['content-length']).toBe(String(MB5));
@@ -348,13 +369,19 @@ describe('remoteApi with the user token', () => {
     const jar = await signIn();
     upstreamClosedEarly = 0;
     await new Promise<void>((resolve, reject) => {
-      const req = http.get(`${app.url}/api/orders/hold`, { headers: { 'x-oidc-session': '1', cookie: jar.header(app.url) }, agent: false }, (res) => {
-        res.once('data', () => {
-          req.destroy();
-          resolve();
-        });
+      const req = http.get(
+        `${app.url}/api/orders/hold`,
+        { headers: { 'x-oidc-session': '1', cookie: jar.header(app.url) }, agent: false },
+        (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on('error', (err) => {
+        if (!req.destroyed) reject(err);
       });
-      req.on('error', (err) => { if (!req.destroyed) reject(err); });
     });
     for (let i = 0; i < 50 && upstreamClosedEarly === 0; i++) await sleep(20);
     expect(upstreamClosedEarly).toBe(1);
@@ -382,7 +409,9 @@ describe('remoteApi with the user token', () => {
     }
     // Absolute-form request lines, from a raw socket: Express routes them by their path, the proxy refuses them.
     for (const line of ['GET http://evil.example/api/orders/echo HTTP/1.1', 'GET http://evil.example/ HTTP/1.1']) {
-      const status = await rawStatus(`${line}\r\nHost: evil.example\r\nX-OIDC-Session: 1\r\nCookie: ${jar.header(app.url)}\r\nConnection: close\r\n\r\n`);
+      const status = await rawStatus(
+        `${line}\r\nHost: evil.example\r\nX-OIDC-Session: 1\r\nCookie: ${jar.header(app.url)}\r\nConnection: close\r\n\r\n`,
+      );
       expect([line, status]).toEqual([line, line.includes('/api/orders') ? 400 : 404]);
     }
     expect(seen).toEqual([]);
@@ -400,7 +429,9 @@ function rawStatus(text: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(text));
     let data = '';
-    socket.on('data', (c: Buffer) => { data += c.toString(); });
+    socket.on('data', (c: Buffer) => {
+      data += c.toString();
+    });
     socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
     socket.on('error', reject);
   });
@@ -454,7 +485,7 @@ describe('remoteApi retries', () => {
     expect(op.count('refresh_token.consumed')).toBe(0);
   });
 
-  it("a client token the upstream refuses is replaced by a new grant and the request retried once", async () => {
+  it('a client token the upstream refuses is replaced by a new grant and the request retried once', async () => {
     await send('/api/app/echo'); // a cached client token
     seen.length = 0;
     op.resetCounts();
@@ -477,8 +508,15 @@ describe('remoteApi under Connect (plain node req/res)', () => {
     const server = await listen();
     op.allowRedirect(`${server.url}/auth/callback`);
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const router = oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: server.url,
-      secret: TEST_SECRET, idpLogout: false, jwt: { keys: [{ ...(await exportJWK(privateKey)), kid: 'connect-k1', alg: 'ES256' }] } });
+    const router = oidcSession({
+      issuer: op.issuer,
+      clientId: op.clientId,
+      clientSecret: op.clientSecret,
+      baseURL: server.url,
+      secret: TEST_SECRET,
+      idpLogout: false,
+      jwt: { keys: [{ ...(await exportJWK(privateKey)), kid: 'connect-k1', alg: 'ES256' }] },
+    });
     const host = connect();
     host.use(router as never);
     host.use('/api/orders', remoteApi(`${upstream.url}/v1`) as never);
@@ -527,12 +565,12 @@ describe('getClientToken', () => {
     op.resetCounts();
     const res = await fetch(`${app.url}/client-herd?scope=openid%20herd`);
     expect(res.status).toBe(200);
-    const tokens = await res.json() as string[];
+    const tokens = (await res.json()) as string[];
     expect(tokens).toHaveLength(20);
     expect(new Set(tokens).size).toBe(1);
     expect(op.count('client_credentials.saved')).toBe(1);
     expect(await validate(tokens[0]!)).toBe('client');
-    const again = await (await fetch(`${app.url}/client-herd?scope=openid%20herd`)).json() as string[];
+    const again = (await (await fetch(`${app.url}/client-herd?scope=openid%20herd`)).json()) as string[];
     expect(again[0]).toBe(tokens[0]);
     expect(op.count('client_credentials.saved')).toBe(1);
   });
@@ -555,11 +593,15 @@ describe('getClientToken across two instances sharing Redis', () => {
 
   it('40 concurrent calls over both instances make one grant; the instance that waited reads the token the other got', async () => {
     op.resetCounts();
-    const all = (await Promise.all([a, b, a, b].map(async (instance) => {
-      const res = await fetch(`${instance.url}/client-herd?scope=openid%20shared`);
-      expect(res.status).toBe(200);
-      return await res.json() as string[];
-    }))).flat();
+    const all = (
+      await Promise.all(
+        [a, b, a, b].map(async (instance) => {
+          const res = await fetch(`${instance.url}/client-herd?scope=openid%20shared`);
+          expect(res.status).toBe(200);
+          return (await res.json()) as string[];
+        }),
+      )
+    ).flat();
     expect(all).toHaveLength(80);
     expect(new Set(all).size).toBe(1);
     expect(op.count('client_credentials.saved')).toBe(1);
@@ -567,8 +609,8 @@ describe('getClientToken across two instances sharing Redis', () => {
 
   it('a token one instance got is served by the other from the shared record, without a grant', async () => {
     op.resetCounts();
-    const onA = await (await fetch(`${a.url}/client-herd?scope=openid%20later`)).json() as string[];
-    const onB = await (await fetch(`${b.url}/client-herd?scope=openid%20later`)).json() as string[];
+    const onA = (await (await fetch(`${a.url}/client-herd?scope=openid%20later`)).json()) as string[];
+    const onB = (await (await fetch(`${b.url}/client-herd?scope=openid%20later`)).json()) as string[];
     expect(onB[0]).toBe(onA[0]);
     expect(op.count('client_credentials.saved')).toBe(1);
   });

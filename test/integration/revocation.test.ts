@@ -42,7 +42,7 @@ async function signIn(account = 'alice'): Promise<{ jar: CookieJar; refreshToken
   } finally {
     op.setAccount('alice');
   }
-  const session = await (await request(`${app.url}/api/tokens`, { jar })).json() as { refreshToken: string; idToken: string };
+  const session = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as { refreshToken: string; idToken: string };
   expect(session.refreshToken).toBeTruthy();
   const claims = JSON.parse(Buffer.from(session.idToken.split('.')[1]!, 'base64url').toString()) as { sid?: string };
   return { jar, refreshToken: session.refreshToken, sid: claims.sid };
@@ -50,11 +50,16 @@ async function signIn(account = 'alice'): Promise<{ jar: CookieJar; refreshToken
 
 /** The refresh grant with an old refresh token, sent straight to the provider by the test. */
 async function refreshAtProvider(refreshToken: string): Promise<number> {
-  const meta = await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json() as { token_endpoint: string };
+  const meta = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
   const res = await fetch(meta.token_endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: op.clientId, client_secret: op.clientSecret }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: op.clientId,
+      client_secret: op.clientSecret,
+    }),
   });
   await res.body?.cancel();
   return res.status;

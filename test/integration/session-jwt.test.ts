@@ -25,20 +25,25 @@ afterAll(async () => {
   await op?.stop();
 });
 
-interface S { jwt: string; jwtExpires: number; jwtPayload: Record<string, unknown>; user: { sub: string } }
+interface S {
+  jwt: string;
+  jwtExpires: number;
+  jwtPayload: Record<string, unknown>;
+  user: { sub: string };
+}
 
 describe('session JWT', () => {
   it('is minted with iss, aud, sub, sid, iat, exp and verifies against /auth/jwks.json of another instance', async () => {
     const jar = new CookieJar();
     await login(app.url, { jar });
-    const s = await (await request(`${app.url}/auth/session`, { jar })).json() as S;
+    const s = (await (await request(`${app.url}/auth/session`, { jar })).json()) as S;
     expect(s.jwtPayload).toMatchObject({ iss: app.url, aud: op.clientId, sub: 'alice' });
     expect(typeof s.jwtPayload.sid).toBe('string');
     expect((s.jwtPayload.exp as number) - (s.jwtPayload.iat as number)).toBe(60);
     expect(s.jwtExpires).toBe((s.jwtPayload.exp as number) * 1000);
     const jwks = await request(`${other.url}/auth/jwks.json`, { jar: new CookieJar() });
     expect(jwks.status).toBe(200);
-    const body = await jwks.json() as { keys: Array<Record<string, unknown>> };
+    const body = (await jwks.json()) as { keys: Array<Record<string, unknown>> };
     expect(body.keys.every((k) => !('d' in k))).toBe(true);
     const claims = await verifySessionJwt(s.jwt, { jwksUrl: `${other.url}/auth/jwks.json`, issuer: app.url, audience: op.clientId });
     expect(claims.sub).toBe('alice');
@@ -47,7 +52,7 @@ describe('session JWT', () => {
   it('rejects a tampered JWT with a coded error', async () => {
     const jar = new CookieJar();
     await login(app.url, { jar });
-    const s = await (await request(`${app.url}/auth/session`, { jar })).json() as S;
+    const s = (await (await request(`${app.url}/auth/session`, { jar })).json()) as S;
     const [h, p, sig] = s.jwt.split('.');
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
     const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'mallory' })).toString('base64url')}.${sig}`;
@@ -57,11 +62,13 @@ describe('session JWT', () => {
   it('re-mints an expired JWT', async () => {
     const jar = new CookieJar();
     await login(app.url, { jar });
-    const first = await (await request(`${app.url}/auth/session`, { jar })).json() as S;
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask'] });
+    const first = (await (await request(`${app.url}/auth/session`, { jar })).json()) as S;
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask'],
+    });
     try {
       jest.setSystemTime(first.jwtExpires + 1000);
-      const second = await (await request(`${app.url}/auth/session`, { jar })).json() as S;
+      const second = (await (await request(`${app.url}/auth/session`, { jar })).json()) as S;
       expect(second.jwt).not.toBe(first.jwt);
       expect(second.jwtExpires).toBeGreaterThan(first.jwtExpires);
     } finally {

@@ -52,7 +52,11 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-interface Tokens { accessToken?: string; accessTokenExpires: number; error?: string }
+interface Tokens {
+  accessToken?: string;
+  accessTokenExpires: number;
+  error?: string;
+}
 
 async function signIn(): Promise<CookieJar> {
   const jar = new CookieJar();
@@ -61,7 +65,7 @@ async function signIn(): Promise<CookieJar> {
 }
 
 async function tokens(jar: CookieJar): Promise<Tokens | null> {
-  return await (await request(`${app.url}/api/tokens`, { jar })).json() as Tokens | null;
+  return (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Tokens | null;
 }
 
 const logout = (jar: CookieJar) => request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { origin: app.url } });
@@ -73,7 +77,9 @@ describe('ended stays ended', () => {
     await sleep(first!.accessTokenExpires - Date.now() + 20);
     op.resetCounts();
     holdRefresh = 800;
-    const arrived = new Promise<void>((resolve) => { heldArrived = resolve; });
+    const arrived = new Promise<void>((resolve) => {
+      heldArrived = resolve;
+    });
     const pending = request(`${app.url}/api/tokens`, { jar: jar.clone() });
     await arrived;
     // Logout in another tab while the grant is held at the provider.
@@ -120,7 +126,9 @@ describe('nothing stored for strangers, and strangers cannot evict members', () 
   it('a flood of anonymous sessions against a full store leaves the signed-in user signed in', async () => {
     const jar = await signIn();
     for (let wave = 0; wave < 10; wave++) {
-      await Promise.all(Array.from({ length: 20 }, async () => (await request(`${app.url}/api/visit`, { jar: new CookieJar() })).body?.cancel()));
+      await Promise.all(
+        Array.from({ length: 20 }, async () => (await request(`${app.url}/api/visit`, { jar: new CookieJar() })).body?.cancel()),
+      );
     }
     expect(await count()).toBeLessThanOrEqual(40);
     expect((await request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } })).status).toBe(200);
@@ -128,7 +136,7 @@ describe('nothing stored for strangers, and strangers cannot evict members', () 
 });
 
 describe('a broken half-session heals', () => {
-  it('tokens deleted behind the app\'s back: signed out, the blob is dropped, and signing in with the same cookie works', async () => {
+  it("tokens deleted behind the app's back: signed out, the blob is dropped, and signing in with the same cookie works", async () => {
     const jar = await signIn();
     const id = decodeURIComponent(jar.get('oidc.sid')!).slice(2).split('.')[0]!;
     await app.router.context.tokens.destroy(id);

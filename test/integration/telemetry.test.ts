@@ -4,13 +4,13 @@
 // the debug log (DEBUG=express-oidc-session*) no token, secret or session id.
 import { format } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { metrics, trace, type Attributes } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import { type Attributes, metrics, trace } from '@opentelemetry/api';
+import { MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import createDebug from 'debug';
 import session from 'express-session';
-import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -32,7 +32,9 @@ trace.setGlobalTracerProvider(tracerProvider);
 /** What DEBUG=express-oidc-session* would print. */
 const logged: string[] = [];
 createDebug.enable('express-oidc-session*');
-createDebug.log = (...args: unknown[]) => { logged.push(format(...args)); };
+createDebug.log = (...args: unknown[]) => {
+  logged.push(format(...args));
+};
 
 let op: TestProvider;
 let app: TestApp;
@@ -84,12 +86,18 @@ function finished(name: string) {
   return spans.getFinishedSpans().filter((s) => s.name === name);
 }
 
-interface Tokens { accessToken?: string; refreshToken?: string; idToken?: string; accessTokenExpires: number; error?: string }
+interface Tokens {
+  accessToken?: string;
+  refreshToken?: string;
+  idToken?: string;
+  accessTokenExpires: number;
+  error?: string;
+}
 
 async function tokens(jar: CookieJar): Promise<Tokens> {
   const res = await request(`${app.url}/api/tokens`, { jar });
   expect(res.status).toBe(200);
-  const t = await res.json() as Tokens;
+  const t = (await res.json()) as Tokens;
   for (const value of [t.accessToken, t.refreshToken, t.idToken]) if (value) secrets.add(value);
   return t;
 }
@@ -121,7 +129,9 @@ describe('telemetry', () => {
     expect(callback?.attributes.outcome).toBe('success');
     const endpoints = finished('oidc_session.idp_request').map((s) => s.attributes.endpoint);
     expect(endpoints).toEqual(expect.arrayContaining(['discovery', 'token', 'userinfo', 'jwks']));
-    expect(finished('oidc_session.idp_request').find((s) => s.attributes.endpoint === 'token')?.attributes['http.response.status_code']).toBe(200);
+    expect(
+      finished('oidc_session.idp_request').find((s) => s.attributes.endpoint === 'token')?.attributes['http.response.status_code'],
+    ).toBe(200);
 
     const store = (await instruments()).get('oidc_session.store.duration')!;
     expect(store.descriptor.unit).toBe('s');
@@ -152,7 +162,10 @@ describe('telemetry', () => {
     const failures = await total('oidc_session.login', { outcome: 'failure' });
     const cancelled = await total('oidc_session.login', { outcome: 'cancelled' });
     // A browser with no session at the IdP.
-    const done = await followRedirects(`${app.url}/auth/login?prompt=none&returnTo=/x`, { jar: new CookieJar(), stopBefore: (u) => u.pathname === '/x' });
+    const done = await followRedirects(`${app.url}/auth/login?prompt=none&returnTo=/x`, {
+      jar: new CookieJar(),
+      stopBefore: (u) => u.pathname === '/x',
+    });
     expect(done.stoppedAt).toBe(`${app.url}/x`);
     expect(await total('oidc_session.login', { outcome: 'cancelled' })).toBe(cancelled + 1);
     expect(await total('oidc_session.login', { outcome: 'failure' })).toBe(failures);
@@ -171,7 +184,11 @@ describe('telemetry', () => {
     expect(await total('oidc_session.lock.wait')).toBeGreaterThanOrEqual(1);
     expect((await instruments()).get('oidc_session.refresh.duration')?.descriptor.unit).toBe('s');
     expect(finished('oidc_session.refresh').map((s) => s.attributes.outcome)).toEqual(['success']);
-    expect(finished('oidc_session.idp_request').slice(spansBefore).map((s) => s.attributes.endpoint)).toContain('token');
+    expect(
+      finished('oidc_session.idp_request')
+        .slice(spansBefore)
+        .map((s) => s.attributes.endpoint),
+    ).toContain('token');
   });
 
   it('counts sessions ended by logout, by a dead refresh token, and by back-channel logout', async () => {

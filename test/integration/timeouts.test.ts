@@ -1,7 +1,7 @@
 // Idle and absolute timeouts, enforced on the server with a shifted clock (Date only; timers stay real).
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { shiftClock } from '../helpers/clock.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { shiftClock } from '../helpers/clock.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -14,7 +14,11 @@ beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 3600 });
   app = await startApp(op, {
     session: { idleTimeout: 60, absoluteTimeout: 120 },
-    events: { sessionExpired: ({ reason, sub }) => { expired.push(`${sub}:${reason}`); } },
+    events: {
+      sessionExpired: ({ reason, sub }) => {
+        expired.push(`${sub}:${reason}`);
+      },
+    },
   });
 });
 afterAll(async () => {
@@ -31,7 +35,7 @@ const t0 = () => Date.now();
 async function session(jar: CookieJar, headers: Record<string, string> = {}): Promise<{ expires: number } | null> {
   const res = await request(`${app.url}/auth/session`, { jar, headers });
   expect(res.status).toBe(200);
-  return await res.json() as { expires: number } | null;
+  return (await res.json()) as { expires: number } | null;
 }
 
 async function signIn(): Promise<CookieJar> {

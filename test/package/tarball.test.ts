@@ -3,12 +3,13 @@
 // @types/express and @types/node. Each app type-checks the type tests (test-d/) under strict for
 // NodeNext and bundler resolution, with the published .d.ts checked too (skipLibCheck off), and
 // runs a small app against the real test provider: login redirect, anonymous session, full login.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
@@ -37,8 +38,17 @@ function sh(command: string, args: string[], cwd: string): Promise<string> {
   });
 }
 
-interface PackedFile { path: string; size: number }
-interface Packed { filename: string; size: number; unpackedSize: number; entryCount: number; files: PackedFile[] }
+interface PackedFile {
+  path: string;
+  size: number;
+}
+interface Packed {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  files: PackedFile[];
+}
 
 // The user's server: the package's own environment variables configure it (ISSUER_URL, CLIENT_ID,
 // CLIENT_SECRET, SESSION_SECRET); BASE_URL is known once it listens.
@@ -70,12 +80,22 @@ process.on('SIGTERM', () => {
 
 /** strict, and the published declarations checked as well (skipLibCheck off). */
 const compilerOptions = {
-  target: 'ES2022', lib: ['ES2023', 'DOM', 'DOM.Iterable'], strict: true, skipLibCheck: false, types: ['node'],
+  target: 'ES2022',
+  lib: ['ES2023', 'DOM', 'DOM.Iterable'],
+  strict: true,
+  skipLibCheck: false,
+  types: ['node'],
 };
 const TSCONFIGS = {
   // Emits the app (build/app.js) along with checking the type tests.
-  'tsconfig.json': { compilerOptions: { ...compilerOptions, module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'build' }, include: ['app.ts', 'types'] },
-  'tsconfig.bundler.json': { compilerOptions: { ...compilerOptions, module: 'ESNext', moduleResolution: 'bundler', noEmit: true }, include: ['app.ts', 'types'] },
+  'tsconfig.json': {
+    compilerOptions: { ...compilerOptions, module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'build' },
+    include: ['app.ts', 'types'],
+  },
+  'tsconfig.bundler.json': {
+    compilerOptions: { ...compilerOptions, module: 'ESNext', moduleResolution: 'bundler', noEmit: true },
+    include: ['app.ts', 'types'],
+  },
 };
 
 let tmp: string;
@@ -88,7 +108,11 @@ async function createApp(name: AppName, tarball: string): Promise<string> {
   const dir = path.join(tmp, name.replace(' ', ''));
   await mkdir(path.join(dir, 'types'), { recursive: true });
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...APPS[name], '@types/node@^20'], dir);
+  await sh(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...APPS[name], '@types/node@^20'],
+    dir,
+  );
   // The type tests without the React one (JSX needs @types/react, which such an app does not have).
   for (const file of ['expect.ts', 'server.ts', 'client.ts']) await cp(path.join(ROOT, 'test-d', file), path.join(dir, 'types', file));
   await writeFile(path.join(dir, 'app.ts'), APP);
@@ -99,12 +123,20 @@ async function createApp(name: AppName, tarball: string): Promise<string> {
 function startApp(dir: string): Promise<{ url: string; output: () => string }> {
   const child = spawn(process.execPath, ['build/app.js'], {
     cwd: dir,
-    env: { ...env, ISSUER_URL: op.issuer, CLIENT_ID: op.clientId, CLIENT_SECRET: op.clientSecret, SESSION_SECRET: 'packed-tarball-test-secret-0123456789' },
+    env: {
+      ...env,
+      ISSUER_URL: op.issuer,
+      CLIENT_ID: op.clientId,
+      CLIENT_SECRET: op.clientSecret,
+      SESSION_SECRET: 'packed-tarball-test-secret-0123456789',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   let out = '';
-  const collect = (data: Buffer) => { out += data.toString(); };
+  const collect = (data: Buffer) => {
+    out += data.toString();
+  };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   return new Promise((resolve, reject) => {
@@ -113,7 +145,10 @@ function startApp(dir: string): Promise<{ url: string; output: () => string }> {
       const match = /READY (\S+)/.exec(out);
       if (match) clearTimeout(timer), resolve({ url: match[1], output: () => out });
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the app exited with ${code}:\n${out}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the app exited with ${code}:\n${out}`));
+    });
   });
 }
 
@@ -128,7 +163,9 @@ beforeAll(async () => {
   const tarball = path.join(tmp, packed.filename);
   op = await startProvider();
   const dirs = await Promise.all((Object.keys(APPS) as AppName[]).map((name) => createApp(name, tarball)));
-  (Object.keys(APPS) as AppName[]).forEach((name, i) => (apps[name] = dirs[i]));
+  (Object.keys(APPS) as AppName[]).forEach((name, i) => {
+    apps[name] = dirs[i];
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -145,8 +182,12 @@ describe('the tarball', () => {
     // (esbuild bundles it), no declarations of internal modules.
     expect(files.filter((f) => !/\.(js|d\.ts)$/.test(f) && f.startsWith('dist/'))).toEqual([]);
     expect(files.filter((f) => /^dist\/(client|react)\//.test(f)).sort()).toEqual([
-      'dist/client/esm.js', 'dist/client/index.d.ts', 'dist/client/oidc-session.js', 'dist/client/types.d.ts',
-      'dist/react/index.d.ts', 'dist/react/index.js',
+      'dist/client/esm.js',
+      'dist/client/index.d.ts',
+      'dist/client/oidc-session.js',
+      'dist/client/types.d.ts',
+      'dist/react/index.d.ts',
+      'dist/react/index.js',
     ]);
     expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/augment.d.ts']));
   });

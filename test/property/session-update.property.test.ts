@@ -37,25 +37,32 @@ const bodies = fc.oneof(
   json.map((v) => JSON.stringify(v)),
   fc.record({ data: json }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
   fc.record({ refresh: fc.oneof(fc.boolean(), json), data: json }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-  fc.record({ data: fc.record({ theme: fc.oneof(fc.string({ maxLength: 30 }), json), sub: fc.string(), name: fc.string() }, { requiredKeys: [] }) }).map((v) => JSON.stringify(v)),
+  fc
+    .record({
+      data: fc.record({ theme: fc.oneof(fc.string({ maxLength: 30 }), json), sub: fc.string(), name: fc.string() }, { requiredKeys: [] }),
+    })
+    .map((v) => JSON.stringify(v)),
   fc.string({ unit: 'binary', maxLength: 200 }),
 );
 
 describe('POST /auth/session body (property)', () => {
   it('never answers 5xx, keeps the user, and stores only what callbacks.session accepts', async () => {
-    await fc.assert(fc.asyncProperty(bodies, async (body) => {
-      const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers: headers(), body });
-      expect([200, 400]).toContain(res.status);
-      const answer = await res.json() as { code?: string; user?: Record<string, unknown> };
-      if (res.status === 400) expect(answer.code).toBe('ERR_BAD_REQUEST');
-      else {
-        expect(answer.user?.sub).toBe('alice');
-        expect(answer.user?.name).toBe('Alice Test');
-        const theme = answer.user?.theme;
-        expect(theme === undefined || (typeof theme === 'string' && theme.length <= 20)).toBe(true);
-      }
-    }), { numRuns: 400 });
-    const after = await (await request(`${app.url}/auth/session`, { jar })).json() as { user: Record<string, unknown> };
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers: headers(), body });
+        expect([200, 400]).toContain(res.status);
+        const answer = (await res.json()) as { code?: string; user?: Record<string, unknown> };
+        if (res.status === 400) expect(answer.code).toBe('ERR_BAD_REQUEST');
+        else {
+          expect(answer.user?.sub).toBe('alice');
+          expect(answer.user?.name).toBe('Alice Test');
+          const theme = answer.user?.theme;
+          expect(theme === undefined || (typeof theme === 'string' && theme.length <= 20)).toBe(true);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    const after = (await (await request(`${app.url}/auth/session`, { jar })).json()) as { user: Record<string, unknown> };
     expect(after.user.sub).toBe('alice');
     expect(op.count('grant.revoked')).toBe(0);
   }, 60_000);

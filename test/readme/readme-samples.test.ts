@@ -3,11 +3,12 @@
 // replaced by the test provider's and the app's), run in a child process with tsx, and driven through
 // the real provider — in Chromium for the page. The React and client-type samples are compiled by the
 // type tests (test-d/). A sample that stops working fails here.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { TEST_SECRET } from '../helpers/app.js';
 import { launchChromium } from '../helpers/chromium.js';
@@ -34,7 +35,7 @@ let output = '';
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 2 });
   const blocks = await samples();
-  const server = blocks.find((b) => b.includes("app.use(oidcSession({") && b.includes("import express from 'express'"));
+  const server = blocks.find((b) => b.includes('app.use(oidcSession({') && b.includes("import express from 'express'"));
   const nonce = blocks.find((b) => b.includes('res.locals.nonce = randomBytes'));
   const page = blocks.find((b) => b.includes("app.get('/'") && b.includes('sessionScript(req'));
   if (!server || !nonce || !page) throw new Error('README: the server, nonce or page sample was not found');
@@ -45,9 +46,12 @@ beforeAll(async () => {
     // What the samples take for granted besides their own imports.
     "import { randomBytes } from 'node:crypto';",
     "import { sessionScript } from 'express-oidc-session';",
-    server, nonce, page,
+    server,
+    nonce,
+    page,
     `app.listen(${port}, '127.0.0.1', () => console.log('READY'));`,
-  ].join('\n')
+  ]
+    .join('\n')
     .replaceAll("'express-oidc-session'", JSON.stringify(lib))
     .replaceAll("'https://idp.example.com'", JSON.stringify(op.issuer))
     .replaceAll("'my-app'", JSON.stringify(op.clientId))
@@ -101,7 +105,9 @@ describe('README samples', () => {
     const errors: string[] = [];
     p.on('pageerror', (err) => errors.push(err.message));
     // The browser's own /favicon.ico request is no error of the sample's.
-    p.on('console', (msg) => { if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(msg.text()); });
+    p.on('console', (msg) => {
+      if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(msg.text());
+    });
     await p.goto(`${base}/auth/login?returnTo=/`);
     await p.waitForURL(`${base}/`);
     // The listener runs on the next change: the 2 s access token is refreshed by the observer without a reload.

@@ -40,7 +40,10 @@ describe('authorization request', () => {
   });
 
   it('14: logins started in two tabs both complete, in either order, with no crossed session', async () => {
-    for (const order of [[0, 1], [1, 0]]) {
+    for (const order of [
+      [0, 1],
+      [1, 0],
+    ]) {
       const jar = new CookieJar();
       const tabs = [await startLogin(app.url, { jar, returnTo: '/tab-a' }), await startLogin(app.url, { jar, returnTo: '/tab-b' })];
       const first = await completeLogin(tabs[order[0]].callbackUrl, { jar });
@@ -50,7 +53,7 @@ describe('authorization request', () => {
       expect([first.location, second.location]).toEqual(order.map((i) => (i === 0 ? '/tab-a' : '/tab-b')));
       const me = await request(`${app.url}/api/me`, { jar, headers: { accept: 'application/json' } });
       expect(me.status).toBe(200);
-      expect((await me.json() as { user: { sub: string } }).user.sub).toBe('alice');
+      expect(((await me.json()) as { user: { sub: string } }).user.sub).toBe('alice');
     }
   });
 });

@@ -6,8 +6,19 @@ import { CookieJar } from '../helpers/cookie-jar.js';
 import { login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import {
-  attackerKey, BACKCHANNEL_EVENT, closeAll, hmacWithPublicKey, idClaimsOf, logoutClaims, meStatus, postLogoutToken,
-  providerPublicPem, sessionOf, signWith, tamperSignature, unsignedJwt,
+  attackerKey,
+  BACKCHANNEL_EVENT,
+  closeAll,
+  hmacWithPublicKey,
+  idClaimsOf,
+  logoutClaims,
+  meStatus,
+  postLogoutToken,
+  providerPublicPem,
+  sessionOf,
+  signWith,
+  tamperSignature,
+  unsignedJwt,
 } from './support.js';
 
 let op: TestProvider;
@@ -30,7 +41,7 @@ async function expectRefused(res: Response, reason?: RegExp): Promise<void> {
   expect(res.status).toBe(400);
   expect(res.headers.get('cache-control')).toBe('no-store');
   expect(res.headers.getSetCookie()).toEqual([]);
-  const body = await res.json() as { message: string };
+  const body = (await res.json()) as { message: string };
   expect(body).toMatchObject({ error: 'invalid_request', code: 'ERR_LOGOUT_TOKEN_INVALID', message: expect.any(String) });
   if (reason) expect(body.message).toMatch(reason);
   expect(await meStatus(app, jar)).toBe(200);
@@ -50,7 +61,7 @@ describe('51: invalid logout tokens → 400, no session touched', () => {
     await refuse(tamperSignature(await op.signLogoutToken({ ...target })), /signature/);
   });
 
-  it('51: signed by another key under the IdP\'s kid', async () => {
+  it("51: signed by another key under the IdP's kid", async () => {
     const { privateKey } = await attackerKey();
     await refuse(await signWith(privateKey, logoutClaims(op, target), { alg: 'RS256', kid: 'test-rs256', typ: 'logout+jwt' }), /signature/);
   });
@@ -59,7 +70,7 @@ describe('51: invalid logout tokens → 400, no session touched', () => {
     for (const alg of ['none', 'NoNe', 'NONE']) await refuse(unsignedJwt(logoutClaims(op, target), alg, { typ: 'logout+jwt' }), /alg/i);
   });
 
-  it('51/12: HS256 signed with the IdP\'s RSA public key as the secret', async () => {
+  it("51/12: HS256 signed with the IdP's RSA public key as the secret", async () => {
     const { pem, jwk } = await providerPublicPem(op);
     await refuse(hmacWithPublicKey(logoutClaims(op, target), pem, { kid: jwk.kid, typ: 'logout+jwt' }), /alg/i);
     await refuse(hmacWithPublicKey(logoutClaims(op, target), JSON.stringify(jwk), { kid: jwk.kid }), /alg/i);
@@ -119,13 +130,13 @@ describe('51: invalid logout tokens → 400, no session touched', () => {
     await refuse(await op.signLogoutToken({ ...target, jti: undefined }), /jti/);
   });
 
-  it('51: a typ other than logout+jwt / JWT (e.g. an access token\'s at+jwt)', async () => {
+  it("51: a typ other than logout+jwt / JWT (e.g. an access token's at+jwt)", async () => {
     await refuse(await op.signLogoutToken({ ...target }, { typ: 'at+jwt' }), /typ/);
   });
 
-  it('51: the user\'s own ID token posted as a logout token (nonce, no events)', async () => {
+  it("51: the user's own ID token posted as a logout token (nonce, no events)", async () => {
     const res = await request(`${app.url}/api/tokens`, { jar });
-    const { idToken } = await res.json() as { idToken: string };
+    const { idToken } = (await res.json()) as { idToken: string };
     await refuse(idToken);
   });
 
@@ -154,7 +165,9 @@ describe('51: invalid logout tokens → 400, no session touched', () => {
 
   it('51: missing logout_token, a JSON body, two logout_token fields, garbage', async () => {
     await expectRefused(await postLogoutToken(app, undefined));
-    await expectRefused(await postLogoutToken(app, undefined, { body: JSON.stringify({ logout_token: 'x' }), contentType: 'application/json' }));
+    await expectRefused(
+      await postLogoutToken(app, undefined, { body: JSON.stringify({ logout_token: 'x' }), contentType: 'application/json' }),
+    );
     const token = await op.signLogoutToken({ ...target });
     await expectRefused(await postLogoutToken(app, undefined, { body: `logout_token=${token}&logout_token=${token}` }));
     for (const junk of ['a', 'a.b.c', '...', 'eyJ.eyJ.', `${'x'.repeat(20_000)}`]) await refuse(junk);
@@ -163,7 +176,10 @@ describe('51: invalid logout tokens → 400, no session touched', () => {
   it('51: GET (and other methods) → 405 with Allow: POST; no logout', async () => {
     const token = await op.signLogoutToken({ ...target });
     for (const method of ['GET', 'PUT', 'DELETE']) {
-      const res = await fetch(`${app.url}/auth/backchannel-logout?logout_token=${token}`, { method, headers: { accept: 'application/json' } });
+      const res = await fetch(`${app.url}/auth/backchannel-logout?logout_token=${token}`, {
+        method,
+        headers: { accept: 'application/json' },
+      });
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('POST');
       expect(res.headers.get('cache-control')).toBe('no-store');

@@ -8,8 +8,19 @@ import { CookieJar } from '../helpers/cookie-jar.js';
 import { completeLogin, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import {
-  attackerKey, closeAll, hmacWithPublicKey, hookIdTokens, meStatus, providerPublicPem, resign as resignWith, sessionIdOf, sessionOf,
-  signWith, tamperSignature, unsignedJwt, type Forge,
+  attackerKey,
+  closeAll,
+  type Forge,
+  hmacWithPublicKey,
+  hookIdTokens,
+  meStatus,
+  providerPublicPem,
+  resign as resignWith,
+  sessionIdOf,
+  sessionOf,
+  signWith,
+  tamperSignature,
+  unsignedJwt,
 } from './support.js';
 
 let op: TestProvider;
@@ -67,7 +78,7 @@ async function expectRejected(forged: Forge): Promise<{ status: number; code: st
   const id = sessionIdOf(jar);
   if (id) {
     expect(await storedKey(`tok:${id}`)).toBeNull();
-    expect((await storedKey(id) as { oidc?: unknown } | null)?.oidc).toBeUndefined();
+    expect(((await storedKey(id)) as { oidc?: unknown } | null)?.oidc).toBeUndefined();
   }
   return { status, code: parsed.code };
 }
@@ -79,8 +90,12 @@ expect.extend({
   },
 });
 declare module 'expect' {
-  interface AsymmetricMatchers { toBeClientError(): void }
-  interface Matchers<R> { toBeClientError(): R }
+  interface AsymmetricMatchers {
+    toBeClientError(): void;
+  }
+  interface Matchers<R> {
+    toBeClientError(): R;
+  }
 }
 
 describe('callback: state and transaction (1–4)', () => {
@@ -119,7 +134,7 @@ describe('callback: state and transaction (1–4)', () => {
     const fresh = new CookieJar();
     const res = await request(started.callbackUrl, { jar: fresh, headers: { accept: 'application/json' } });
     expect(res.status).toBe(400);
-    const body = await res.json() as { code: string; message: string };
+    const body = (await res.json()) as { code: string; message: string };
     expect(body.code).toBe('ERR_LOGIN_STATE_MISMATCH');
     expect(body.message).toMatch(/sign-in could not be completed/);
     expect(op.events.filter((e) => e.startsWith('grant.'))).toEqual([]);
@@ -137,7 +152,7 @@ describe('callback: state and transaction (1–4)', () => {
     const started = await startLogin(app.url, { jar });
     expect((await completeLogin(started.callbackUrl, { jar })).status).toBe(302);
     const cookie = jar.get('oidc.sid');
-    const before = await (await request(`${app.url}/api/tokens`, { jar })).json() as { accessToken: string };
+    const before = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as { accessToken: string };
     op.resetCounts();
     const replay = await request(started.callbackUrl, { jar, headers: { accept: 'application/json' } });
     expect(replay.status).toBe(400);
@@ -145,7 +160,7 @@ describe('callback: state and transaction (1–4)', () => {
     // A second redemption would make the provider revoke the whole grant (RFC 6749 §4.1.2).
     expect(op.events.filter((e) => e.startsWith('grant.'))).toEqual([]);
     expect(jar.get('oidc.sid')).toBe(cookie);
-    const after = await (await request(`${app.url}/api/tokens`, { jar })).json() as { accessToken: string; user: { sub: string } };
+    const after = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as { accessToken: string; user: { sub: string } };
     expect(after.user.sub).toBe('alice');
     expect(after.accessToken).toBe(before.accessToken);
   });
@@ -168,8 +183,13 @@ describe('callback: state and transaction (1–4)', () => {
   });
 
   it('4: other IdP errors, access_denied without a state, an unknown code → 4xx, never 500', async () => {
-    for (const query of ['error=access_denied', 'error=server_error&state=x', 'error=invalid_scope&error_description=%00%ff',
-      'code=abc', 'code=abc&state=x&state=y']) {
+    for (const query of [
+      'error=access_denied',
+      'error=server_error&state=x',
+      'error=invalid_scope&error_description=%00%ff',
+      'code=abc',
+      'code=abc&state=x&state=y',
+    ]) {
       const res = await request(`${app.url}/auth/callback?${query}`, { jar: new CookieJar(), headers: { accept: 'application/json' } });
       expect({ query, status: res.status }).toEqual({ query, status: expect.toBeClientError() });
       expect(await res.json()).toMatchObject({ code: expect.stringMatching(/^ERR_/) });
@@ -210,14 +230,25 @@ describe('callback: ID token claims (7–11)', () => {
   });
 
   it('8: iss ≠ configured issuer (trailing slash, other host, other scheme) → rejected', async () => {
-    for (const iss of [`${op.issuer}/`, op.issuer.replace('127.0.0.1', 'localhost'), op.issuer.replace('http:', 'https:'), 'https://evil.example']) {
+    for (const iss of [
+      `${op.issuer}/`,
+      op.issuer.replace('127.0.0.1', 'localhost'),
+      op.issuer.replace('http:', 'https:'),
+      'https://evil.example',
+    ]) {
       await expectRejected(resign({ iss }));
     }
   });
 
   it('9: aud without the client id, or with an extra audience and no (or a foreign) azp → rejected', async () => {
-    for (const changes of [{ aud: 'another-client' }, { aud: ['another-client'] }, { aud: [op.clientId, 'untrusted'] },
-      { aud: [op.clientId, 'untrusted'], azp: 'untrusted' }, { azp: 'untrusted' }, { aud: undefined }]) {
+    for (const changes of [
+      { aud: 'another-client' },
+      { aud: ['another-client'] },
+      { aud: [op.clientId, 'untrusted'] },
+      { aud: [op.clientId, 'untrusted'], azp: 'untrusted' },
+      { azp: 'untrusted' },
+      { aud: undefined },
+    ]) {
       await expectRejected(resign(changes));
     }
   });
@@ -247,7 +278,7 @@ describe('callback: ID token signature (12)', () => {
     }
   });
 
-  it('12: HS256 signed with the provider\'s RSA public key → rejected', async () => {
+  it("12: HS256 signed with the provider's RSA public key → rejected", async () => {
     const { pem, jwk } = await providerPublicPem(op);
     await expectRejected(async (idToken) => hmacWithPublicKey(changeClaims({})(idToken), pem, { kid: jwk.kid }));
     await expectRejected(async (idToken) => hmacWithPublicKey(changeClaims({})(idToken), JSON.stringify(jwk), { kid: jwk.kid }));
@@ -257,7 +288,7 @@ describe('callback: ID token signature (12)', () => {
     await expectRejected(async (idToken) => tamperSignature(idToken));
   });
 
-  it('12: an attacker key under an unknown kid, under the provider\'s kid, embedded as jwk, or behind jku → rejected', async () => {
+  it("12: an attacker key under an unknown kid, under the provider's kid, embedded as jwk, or behind jku → rejected", async () => {
     const { privateKey, publicJwk } = await attackerKey();
     const { jwk } = await providerPublicPem(op);
     const headers = [

@@ -13,11 +13,29 @@ let exposing: TestApp;
 
 const EVIL = 'https://evil.example';
 // tokenType ('Bearer' | 'DPoP') and auth (acr, amr, authTime) are session fields of the second stage of the contract.
-const SESSION_KEYS = ['user', 'expires', 'accessTokenExpires', 'idTokenExpires', 'jwt', 'jwtExpires', 'jwtPayload', 'error', 'now', 'tokenType', 'auth'];
+const SESSION_KEYS = [
+  'user',
+  'expires',
+  'accessTokenExpires',
+  'idTokenExpires',
+  'jwt',
+  'jwtExpires',
+  'jwtPayload',
+  'error',
+  'now',
+  'tokenType',
+  'auth',
+];
 
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 300 });
-  app = await startApp(op, { idpLogout: false, callbacks: { session: (s, _req, { update }) => (update === undefined ? s : { ...s, user: { ...s.user, theme: String((update as { theme?: unknown }).theme) } }) } });
+  app = await startApp(op, {
+    idpLogout: false,
+    callbacks: {
+      session: (s, _req, { update }) =>
+        update === undefined ? s : { ...s, user: { ...s.user, theme: String((update as { theme?: unknown }).theme) } },
+    },
+  });
   exposing = await startApp(op, { idpLogout: false, expose: ['jwt', 'accessToken'] });
 });
 afterAll(() => closeAll(app, exposing, op));
@@ -29,7 +47,7 @@ async function signIn(target: TestApp = app): Promise<CookieJar> {
 }
 
 async function serverTokens(target: TestApp, jar: CookieJar): Promise<Record<string, string>> {
-  return await (await request(`${target.url}/api/tokens`, { jar })).json() as Record<string, string>;
+  return (await (await request(`${target.url}/api/tokens`, { jar })).json()) as Record<string, string>;
 }
 
 describe('29: the session JSON', () => {
@@ -66,7 +84,10 @@ describe('29: the session JSON', () => {
 describe('30: CORS is never granted', () => {
   it('30: a cross-origin GET of the session gets no Access-Control-* header', async () => {
     const jar = await signIn();
-    const res = await request(`${app.url}/auth/session`, { jar, headers: { origin: EVIL, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' } });
+    const res = await request(`${app.url}/auth/session`, {
+      jar,
+      headers: { origin: EVIL, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' },
+    });
     await res.body?.cancel();
     expect([...res.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
   });
@@ -75,7 +96,11 @@ describe('30: CORS is never granted', () => {
     for (const path of ['/auth/session', '/auth/logout', '/auth/backchannel-logout']) {
       const res = await fetch(`${app.url}${path}`, {
         method: 'OPTIONS',
-        headers: { origin: EVIL, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-oidc-session, content-type' },
+        headers: {
+          origin: EVIL,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'x-oidc-session, content-type',
+        },
       });
       await res.body?.cancel();
       expect({ path, cors: [...res.headers.keys()].filter((h) => h.startsWith('access-control-')) }).toEqual({ path, cors: [] });
@@ -88,7 +113,11 @@ describe('31: state-changing calls need the same origin (and the custom header f
 
   it('31: POST /auth/session without the custom header → 403 ERR_CSRF_HEADER_MISSING, nothing changed', async () => {
     const jar = await signIn();
-    for (const headers of [{ ...json, origin: app.url }, { ...json, origin: app.url, 'x-oidc-session': '0' }, { 'content-type': 'text/plain', origin: app.url }]) {
+    for (const headers of [
+      { ...json, origin: app.url },
+      { ...json, origin: app.url, 'x-oidc-session': '0' },
+      { 'content-type': 'text/plain', origin: app.url },
+    ]) {
       const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers, body: '{"data":{"theme":"pwned"}}' });
       expect(res.status).toBe(403);
       expect(await res.json()).toMatchObject({ code: 'ERR_CSRF_HEADER_MISSING' });
@@ -99,12 +128,22 @@ describe('31: state-changing calls need the same origin (and the custom header f
   it('31: POST /auth/session with a foreign, null, same-site or missing origin → 403 ERR_FORBIDDEN_ORIGIN', async () => {
     const jar = await signIn();
     const otherPort = app.url.replace(/:\d+$/, ':1');
-    const sites: Array<Record<string, string>> = [{ origin: EVIL }, { origin: 'null' }, { origin: otherPort },
-      { origin: app.url.replace('127.0.0.1', 'localhost') }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' },
-      { 'sec-fetch-site': 'none' }, {}];
+    const sites: Array<Record<string, string>> = [
+      { origin: EVIL },
+      { origin: 'null' },
+      { origin: otherPort },
+      { origin: app.url.replace('127.0.0.1', 'localhost') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'none' },
+      {},
+    ];
     for (const site of sites) {
       const res = await request(`${app.url}/auth/session`, {
-        jar, method: 'POST', headers: { ...json, 'x-oidc-session': '1', ...site }, body: '{"data":{"theme":"pwned"}}',
+        jar,
+        method: 'POST',
+        headers: { ...json, 'x-oidc-session': '1', ...site },
+        body: '{"data":{"theme":"pwned"}}',
       });
       expect({ site, status: res.status }).toEqual({ site, status: 403 });
       expect(await res.json()).toMatchObject({ code: 'ERR_FORBIDDEN_ORIGIN' });
@@ -112,11 +151,16 @@ describe('31: state-changing calls need the same origin (and the custom header f
     expect((await sessionOf(app, jar))?.user).not.toHaveProperty('theme');
   });
 
-  it('31 (control): the same update from the app\'s own page is accepted', async () => {
+  it("31 (control): the same update from the app's own page is accepted", async () => {
     const jar = await signIn();
     const sites: Array<Record<string, string>> = [{ origin: app.url }, { 'sec-fetch-site': 'same-origin' }];
     for (const site of sites) {
-      const res = await request(`${app.url}/auth/session`, { jar, method: 'POST', headers: { ...json, 'x-oidc-session': '1', ...site }, body: '{"data":{"theme":"dark"}}' });
+      const res = await request(`${app.url}/auth/session`, {
+        jar,
+        method: 'POST',
+        headers: { ...json, 'x-oidc-session': '1', ...site },
+        body: '{"data":{"theme":"dark"}}',
+      });
       expect(res.status).toBe(200);
       await res.body?.cancel();
     }
@@ -126,8 +170,14 @@ describe('31: state-changing calls need the same origin (and the custom header f
   it('31: POST /auth/logout from another site, a null origin, or with no origin information → 403; the session survives', async () => {
     const jar = await signIn();
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const sites: Array<Record<string, string>> = [{ origin: EVIL }, { origin: 'null' }, { origin: app.url.replace(/:\d+$/, ':1') },
-      { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, {}];
+    const sites: Array<Record<string, string>> = [
+      { origin: EVIL },
+      { origin: 'null' },
+      { origin: app.url.replace(/:\d+$/, ':1') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      {},
+    ];
     for (const site of sites) {
       const res = await request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { ...form, ...site }, body: '' });
       expect({ site, status: res.status }).toEqual({ site, status: 403 });
@@ -145,8 +195,12 @@ describe('32: no logout by GET', () => {
   it('32: a cross-site GET (or HEAD) to logout → 405 with Allow: POST; no logout, no cookie change', async () => {
     const jar = await signIn();
     const cookie = jar.get('oidc.sid');
-    for (const [method, headers] of [['GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'image' }], ['GET', { origin: EVIL }],
-      ['GET', { accept: 'text/html' }], ['HEAD', {}]] as const) {
+    for (const [method, headers] of [
+      ['GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'image' }],
+      ['GET', { origin: EVIL }],
+      ['GET', { accept: 'text/html' }],
+      ['HEAD', {}],
+    ] as const) {
       const res = await request(`${app.url}/auth/logout?_method=POST`, { jar, method, headers });
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('POST');

@@ -34,7 +34,7 @@ function sessionIdOf(jar: CookieJar): string {
 async function signedIn(target: TestApp): Promise<{ jar: CookieJar; idToken: string }> {
   const jar = new CookieJar();
   expect((await login(target.url, { jar })).status).toBe(302);
-  const tokens = await (await request(`${target.url}/api/tokens`, { jar })).json() as { idToken: string };
+  const tokens = (await (await request(`${target.url}/api/tokens`, { jar })).json()) as { idToken: string };
   return { jar, idToken: tokens.idToken };
 }
 
@@ -43,7 +43,11 @@ describe('52: RP-initiated logout', () => {
     for (let i = 0; i < 2; i++) {
       const { jar, idToken } = await signedIn(app);
       const sid = sessionIdOf(jar);
-      const res = await request(`${app.url}/auth/logout?returnTo=${encodeURIComponent('https://evil.example/')}`, { jar, method: 'POST', headers: { origin: app.url } });
+      const res = await request(`${app.url}/auth/logout?returnTo=${encodeURIComponent('https://evil.example/')}`, {
+        jar,
+        method: 'POST',
+        headers: { origin: app.url },
+      });
       expect(res.status).toBe(303);
       expect(res.headers.get('cache-control')).toBe('no-store');
       // Gone from the store by the time the browser is sent to the IdP.
@@ -65,7 +69,13 @@ describe('52: RP-initiated logout', () => {
   });
 
   it('the landing route checks nothing and redirects to postLogoutRedirect without the query; no session, no-store', async () => {
-    for (const q of ['', '?state=forged', '?state=', '?returnTo=https://evil.example/', '?post_logout_redirect_uri=https://evil.example/']) {
+    for (const q of [
+      '',
+      '?state=forged',
+      '?state=',
+      '?returnTo=https://evil.example/',
+      '?post_logout_redirect_uri=https://evil.example/',
+    ]) {
       const jar = new CookieJar();
       const res = await request(`${app.url}/auth/logged-out${q}`, { jar });
       expect(res.status).toBe(303);
@@ -96,7 +106,11 @@ describe('52: RP-initiated logout', () => {
   it('local logout ignores a foreign returnTo', async () => {
     for (const returnTo of ['//evil.example', 'https://evil.example/', '/\\evil.example', '/ok?x=1']) {
       const { jar } = await signedIn(local);
-      const res = await request(`${local.url}/auth/logout?returnTo=${encodeURIComponent(returnTo)}`, { jar, method: 'POST', headers: { origin: local.url } });
+      const res = await request(`${local.url}/auth/logout?returnTo=${encodeURIComponent(returnTo)}`, {
+        jar,
+        method: 'POST',
+        headers: { origin: local.url },
+      });
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toBe(returnTo === '/ok?x=1' ? `${local.url}/ok?x=1` : `${local.url}/bye`);
     }

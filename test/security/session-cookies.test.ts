@@ -1,15 +1,16 @@
 // Checklist 18–22, 25, 27, 28: the session cookie and the session's life in the store, with the real
 // provider and a real redis-server as the store (so "gone from the store" means gone from Redis).
+
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { createHmac } from 'node:crypto';
-import { oidcSession, requiresAuth, type OidcSessionRouter } from '../../lib/index.js';
+import { type OidcSessionRouter, oidcSession, requiresAuth } from '../../lib/index.js';
 import { startApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { listen, type Listening } from '../helpers/server.js';
+import { type Listening, listen } from '../helpers/server.js';
 import { closeAll, hookIdTokens, meStatus, resign, sessionIdOf, sessionOf } from './support.js';
 
 let op: TestProvider;
@@ -20,18 +21,22 @@ let hook: ReturnType<typeof hookIdTokens>;
 beforeAll(async () => {
   [op, redis] = await Promise.all([startProvider({ accessTokenTtl: 300 }), startRedis()]);
   hook = hookIdTokens(op);
-  app = await startApp(op, {
-    redis: redis.url,
-    idpLogout: false,
-    // Lets a test grow the session (not the cookie) through POST /auth/session { data }.
-    callbacks: { session: (s, _req, { update }) => (update === undefined ? s : { ...s, user: { ...s.user, profile: update } }) },
-  }, (target) => {
-    // An app route that writes an anonymous session: its Set-Cookie must carry no-store too.
-    target.get('/api/visit', (req, res) => {
-      (req.session as unknown as { visits?: number }).visits = 1;
-      res.send('ok');
-    });
-  });
+  app = await startApp(
+    op,
+    {
+      redis: redis.url,
+      idpLogout: false,
+      // Lets a test grow the session (not the cookie) through POST /auth/session { data }.
+      callbacks: { session: (s, _req, { update }) => (update === undefined ? s : { ...s, user: { ...s.user, profile: update } }) },
+    },
+    (target) => {
+      // An app route that writes an anonymous session: its Set-Cookie must carry no-store too.
+      target.get('/api/visit', (req, res) => {
+        (req.session as unknown as { visits?: number }).visits = 1;
+        res.send('ok');
+      });
+    },
+  );
 }, 20_000);
 afterAll(async () => {
   await closeAll(app, op);
@@ -51,10 +56,12 @@ function signedCookie(id: string, secret = TEST_SECRET): string {
 function attributes(line: string): { name: string; value: string; attrs: Map<string, string> } {
   const [pair = '', ...rest] = line.split(';');
   const eq = pair.indexOf('=');
-  const attrs = new Map(rest.map((a) => {
-    const i = a.indexOf('=');
-    return [(i === -1 ? a : a.slice(0, i)).trim().toLowerCase(), i === -1 ? '' : a.slice(i + 1).trim()] as [string, string];
-  }));
+  const attrs = new Map(
+    rest.map((a) => {
+      const i = a.indexOf('=');
+      return [(i === -1 ? a : a.slice(0, i)).trim().toLowerCase(), i === -1 ? '' : a.slice(i + 1).trim()] as [string, string];
+    }),
+  );
   return { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), attrs };
 }
 
@@ -67,7 +74,7 @@ async function signIn(account = 'alice'): Promise<{ jar: CookieJar; tokens: Reco
   } finally {
     op.setAccount('alice');
   }
-  const tokens = await (await request(`${app.url}/api/tokens`, { jar })).json() as Record<string, string>;
+  const tokens = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Record<string, string>;
   return { jar, tokens };
 }
 
@@ -84,7 +91,14 @@ describe('18: cookie attributes', () => {
     op.allowRedirect(`${base}/auth/callback`);
     const target = express();
     target.set('trust proxy', 'loopback');
-    router = oidcSession({ issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, baseURL: base, secret: TEST_SECRET, idpLogout: false });
+    router = oidcSession({
+      issuer: op.issuer,
+      clientId: op.clientId,
+      clientSecret: op.clientSecret,
+      baseURL: base,
+      secret: TEST_SECRET,
+      idpLogout: false,
+    });
     target.use(router);
     target.get('/api/me', requiresAuth(), (_req, res) => void res.json({ ok: true }));
     server.attach(target);
@@ -129,7 +143,10 @@ describe('18: cookie attributes', () => {
 
     const out = await request(`${server.url}/auth/logout`, { jar, method: 'POST', headers: { ...XFP, origin: base } });
     expect(out.status).toBe(303);
-    const cleared = out.headers.getSetCookie().map(attributes).find((c) => c.name === '__Host-oidc.sid');
+    const cleared = out.headers
+      .getSetCookie()
+      .map(attributes)
+      .find((c) => c.name === '__Host-oidc.sid');
     expect(cleared?.attrs.has('secure')).toBe(true);
     expect(cleared?.attrs.get('path')).toBe('/');
     // A browser accepts the clearing cookie (a __Host- cookie without Secure/Path=/ would be ignored, leaving the old one).
@@ -164,7 +181,7 @@ describe('session fixation and tampering (19–22)', () => {
     expect(await stored(signedIn)).not.toBeNull();
   });
 
-  it('20: user B signing in over user A\'s session → new id; nothing of A remains', async () => {
+  it("20: user B signing in over user A's session → new id; nothing of A remains", async () => {
     const { jar } = await signIn('alice');
     const aliceId = sessionIdOf(jar);
     // Drop the provider's own cookies so that it asks who signs in, as on a shared computer.
@@ -197,8 +214,11 @@ describe('session fixation and tampering (19–22)', () => {
   });
 
   it('21: a session id the server never issued (forged, validly signed, or unsigned) is replaced, never adopted', async () => {
-    for (const forged of [signedCookie('attacker-chosen-session-id-0000000'), 'attacker-chosen-session-id-0000000',
-      signedCookie('attacker-chosen-session-id-0000000', 'some-other-secret-0123456789abcdef')]) {
+    for (const forged of [
+      signedCookie('attacker-chosen-session-id-0000000'),
+      'attacker-chosen-session-id-0000000',
+      signedCookie('attacker-chosen-session-id-0000000', 'some-other-secret-0123456789abcdef'),
+    ]) {
       const jar = new CookieJar();
       jar.set('oidc.sid', forged, { url: app.url });
       const visit = await request(`${app.url}/api/visit`, { jar });
@@ -225,7 +245,14 @@ describe('session fixation and tampering (19–22)', () => {
       encodeURIComponent(`${raw.slice(0, -2)}${raw.endsWith('AA') ? 'BB' : 'AA'}`), // signature changed
       encodeURIComponent(`${raw.slice(0, raw.lastIndexOf('.'))}`), // signature removed
       encodeURIComponent(`s:${raw.slice(2, raw.lastIndexOf('.'))}X${raw.slice(raw.lastIndexOf('.'))}`), // id changed
-      '%E0%A4%A', 's:', 's:.', '.', '%00', 'x'.repeat(3000), '"s:abc.def"', 's%3A%2F%2F..%2F..%2Fetc%2Fpasswd.x',
+      '%E0%A4%A',
+      's:',
+      's:.',
+      '.',
+      '%00',
+      'x'.repeat(3000),
+      '"s:abc.def"',
+      's%3A%2F%2F..%2F..%2Fetc%2Fpasswd.x',
     ];
     for (const value of variants) {
       const other = new CookieJar();
@@ -252,7 +279,10 @@ describe('logout and the cookie (25, 27, 28)', () => {
     const oldCookie = jar.get('oidc.sid')!;
     const out = await request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { origin: app.url } });
     expect(out.status).toBe(303);
-    const cleared = out.headers.getSetCookie().map(attributes).find((c) => c.name === 'oidc.sid');
+    const cleared = out.headers
+      .getSetCookie()
+      .map(attributes)
+      .find((c) => c.name === 'oidc.sid');
     expect(cleared?.value).toBe('');
     expect(Date.parse(cleared?.attrs.get('expires') ?? '')).toBeLessThan(Date.now());
     expect(jar.get('oidc.sid')).toBeUndefined();
@@ -265,7 +295,10 @@ describe('logout and the cookie (25, 27, 28)', () => {
     expect(await meStatus(app, replay)).toBe(401);
     expect(await (await request(`${app.url}/api/tokens`, { jar: replay })).json()).toBeNull();
     const refresh = await request(`${app.url}/auth/session`, {
-      jar: replay, method: 'POST', headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' }, body: '{"refresh":true}',
+      jar: replay,
+      method: 'POST',
+      headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
+      body: '{"refresh":true}',
     });
     expect(refresh.status).toBe(401);
     await refresh.body?.cancel();
@@ -279,21 +312,26 @@ describe('logout and the cookie (25, 27, 28)', () => {
     hook.forge = resign(op, { groups });
     const jar = new CookieJar();
     const lines: string[] = [];
-    let result;
+    let result: Awaited<ReturnType<typeof followRedirects>>;
     try {
       const first = await request(`${app.url}/auth/login`, { jar });
       lines.push(...first.headers.getSetCookie());
-      result = await followRedirects(first.headers.get('location')!, { jar, stopBefore: (u) => u.origin === app.url && u.pathname === '/auth/callback' });
+      result = await followRedirects(first.headers.get('location')!, {
+        jar,
+        stopBefore: (u) => u.origin === app.url && u.pathname === '/auth/callback',
+      });
       const done = await request(result.stoppedAt!, { jar });
       expect(done.status).toBe(302);
       lines.push(...done.headers.getSetCookie());
     } finally {
       hook.forge = undefined;
     }
-    const tokens = await (await request(`${app.url}/api/tokens`, { jar })).json() as Record<string, string>;
+    const tokens = (await (await request(`${app.url}/api/tokens`, { jar })).json()) as Record<string, string>;
     expect(tokens.idToken.length).toBeGreaterThan(20_000);
     const update = await request(`${app.url}/auth/session`, {
-      jar, method: 'POST', headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
+      jar,
+      method: 'POST',
+      headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
       body: JSON.stringify({ data: { bio: 'y'.repeat(12_000) } }),
     });
     expect(update.status).toBe(200);
@@ -325,19 +363,33 @@ describe('logout and the cookie (25, 27, 28)', () => {
       return res;
     };
     const first = await track('GET /auth/login', await request(`${app.url}/auth/login`, { jar }));
-    const toCallback = await followRedirects(first.headers.get('location')!, { jar, stopBefore: (u) => u.origin === app.url && u.pathname === '/auth/callback' });
+    const toCallback = await followRedirects(first.headers.get('location')!, {
+      jar,
+      stopBefore: (u) => u.origin === app.url && u.pathname === '/auth/callback',
+    });
     await track('GET /auth/callback', await request(toCallback.stoppedAt!, { jar }));
     await track('GET /auth/session', await request(`${app.url}/auth/session`, { jar }));
-    await track('POST /auth/session', await request(`${app.url}/auth/session`, {
-      jar, method: 'POST', headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' }, body: '{"refresh":true}',
-    }));
-    await track('GET /api/me (401 JSON)', await request(`${app.url}/api/me`, { jar: new CookieJar(), headers: { accept: 'application/json' } }));
+    await track(
+      'POST /auth/session',
+      await request(`${app.url}/auth/session`, {
+        jar,
+        method: 'POST',
+        headers: { origin: app.url, 'x-oidc-session': '1', 'content-type': 'application/json' },
+        body: '{"refresh":true}',
+      }),
+    );
+    await track(
+      'GET /api/me (401 JSON)',
+      await request(`${app.url}/api/me`, { jar: new CookieJar(), headers: { accept: 'application/json' } }),
+    );
     await track('app route writing an anonymous session', await request(`${app.url}/api/visit`, { jar: new CookieJar() }));
     await track('POST /auth/logout', await request(`${app.url}/auth/logout`, { jar, method: 'POST', headers: { origin: app.url } }));
     await track('GET /auth/session (signed out)', await request(`${app.url}/auth/session`, { jar }));
 
     const withCookie = seen.filter(({ res }) => res.headers.getSetCookie().length > 0).map(({ what }) => what);
-    expect(withCookie).toEqual(expect.arrayContaining(['GET /auth/login', 'GET /auth/callback', 'app route writing an anonymous session', 'POST /auth/logout']));
+    expect(withCookie).toEqual(
+      expect.arrayContaining(['GET /auth/login', 'GET /auth/callback', 'app route writing an anonymous session', 'POST /auth/logout']),
+    );
     for (const { what, res } of seen) {
       if (res.headers.getSetCookie().length > 0 || what.includes('/auth/session') || what.includes('401')) {
         expect({ what, cacheControl: res.headers.get('cache-control') }).toEqual({ what, cacheControl: 'no-store' });

@@ -2,7 +2,7 @@
 // and forging JWTs the way an attacker would (unsigned, HMAC with the IdP's public key, foreign keys,
 // tampered signatures) next to IdP-signed ones.
 import { createHmac, createPublicKey } from 'node:crypto';
-import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import type { TestApp } from '../helpers/app.js';
 import type { CookieJar } from '../helpers/cookie-jar.js';
 import { request } from '../helpers/login.js';
@@ -20,7 +20,7 @@ export function sessionIdOf(jar: CookieJar, name = 'oidc.sid'): string {
 export async function sessionOf(app: { url: string }, jar: CookieJar, basePath = '/auth'): Promise<Record<string, unknown> | null> {
   const res = await request(`${app.url}${basePath}/session`, { jar });
   if (res.status !== 200) throw new Error(`GET ${basePath}/session answered ${res.status}: ${await res.text()}`);
-  return await res.json() as Record<string, unknown> | null;
+  return (await res.json()) as Record<string, unknown> | null;
 }
 
 /** Status of GET /api/me (requiresAuth) as an API call. */
@@ -33,13 +33,17 @@ export async function meStatus(app: { url: string }, jar: CookieJar): Promise<nu
 /** The claims of the session's ID token (read through the test app's /api/tokens route). */
 export async function idClaimsOf(app: { url: string }, jar: CookieJar): Promise<JWTPayload & { sub: string; sid: string }> {
   const res = await request(`${app.url}/api/tokens`, { jar });
-  const session = await res.json() as { idToken?: string } | null;
+  const session = (await res.json()) as { idToken?: string } | null;
   if (!session?.idToken) throw new Error('not signed in: no ID token');
   return decodeJwt(session.idToken) as JWTPayload & { sub: string; sid: string };
 }
 
 /** POSTs a logout token the way an IdP does: form-encoded, no cookie, no Origin. */
-export function postLogoutToken(app: { url: string }, token: string | undefined, init: { basePath?: string; body?: string; contentType?: string } = {}): Promise<Response> {
+export function postLogoutToken(
+  app: { url: string },
+  token: string | undefined,
+  init: { basePath?: string; body?: string; contentType?: string } = {},
+): Promise<Response> {
   const body = init.body ?? (token === undefined ? '' : new URLSearchParams({ logout_token: token }).toString());
   return fetch(`${app.url}${init.basePath ?? '/auth'}/backchannel-logout`, {
     method: 'POST',
@@ -60,9 +64,11 @@ export function unsignedJwt(payload: Record<string, unknown>, alg = 'none', head
 
 /** The provider's public signing key as PEM, fetched from its JWKS like an attacker would. */
 export async function providerPublicPem(op: TestProvider): Promise<{ pem: string; jwk: JWK }> {
-  const jwks = await (await fetch(`${op.issuer}/jwks`)).json() as { keys: JWK[] };
+  const jwks = (await (await fetch(`${op.issuer}/jwks`)).json()) as { keys: JWK[] };
   const jwk = jwks.keys.find((k) => k.kty === 'RSA')!;
-  const pem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+  const pem = createPublicKey({ key: jwk as never, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
   return { pem, jwk };
 }
 
@@ -86,7 +92,11 @@ export async function attackerKey(alg = 'RS256'): Promise<{ privateKey: CryptoKe
   return { privateKey, publicJwk: await exportJWK(publicKey) };
 }
 
-export async function signWith(key: CryptoKey, payload: Record<string, unknown>, header: Record<string, unknown> & { alg: string }): Promise<string> {
+export async function signWith(
+  key: CryptoKey,
+  payload: Record<string, unknown>,
+  header: Record<string, unknown> & { alg: string },
+): Promise<string> {
   return new SignJWT(payload).setProtectedHeader(header).sign(key);
 }
 
@@ -94,7 +104,13 @@ export async function signWith(key: CryptoKey, payload: Record<string, unknown>,
 export function logoutClaims(op: TestProvider, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
   return {
-    iss: op.issuer, aud: op.clientId, iat: now, exp: now + 120, jti: crypto.randomUUID(), events: { [BACKCHANNEL_EVENT]: {} }, ...extra,
+    iss: op.issuer,
+    aud: op.clientId,
+    iat: now,
+    exp: now + 120,
+    jti: crypto.randomUUID(),
+    events: { [BACKCHANNEL_EVENT]: {} },
+    ...extra,
   };
 }
 

@@ -1,8 +1,9 @@
 // The signing pieces on their own: the RFC 7523 client assertion authenticatedForm() sends, and the DPoP
 // key derivation and proofs (RFC 9449) — checked with jose's own verification and thumbprint.
+
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify } from 'jose';
-import { createHash } from 'node:crypto';
 import { resolveConfig } from '../../lib/config.js';
 import { deriveDpopKey, dpopProof, generateDpopKey, jwkThumbprint, publicJwk, rememberNonce } from '../../lib/oidc/dpop.js';
 import { authenticatedForm } from '../../lib/oidc/token-endpoint.js';
@@ -34,7 +35,10 @@ describe('client assertions', () => {
 
   it("clientAssertionAudience 'tokenEndpoint' puts the token endpoint in aud; client_secret_jwt signs HS256 with the secret", async () => {
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const rsa = resolveConfig({ ...BASE, clientAuthMethod: 'private_key_jwt', clientKey: privateKey, clientKeyId: 'rsa', clientAssertionAudience: 'tokenEndpoint' }, {});
+    const rsa = resolveConfig(
+      { ...BASE, clientAuthMethod: 'private_key_jwt', clientKey: privateKey, clientKeyId: 'rsa', clientAssertionAudience: 'tokenEndpoint' },
+      {},
+    );
     const jwt = (await authenticatedForm(rsa, {}, TOKEN_ENDPOINT)).body.get('client_assertion')!;
     expect(decodeJwt(jwt).aud).toBe(TOKEN_ENDPOINT);
     expect(decodeProtectedHeader(jwt).alg).toBe('RS256');
@@ -60,13 +64,17 @@ describe('DPoP keys and proofs', () => {
     expect(jwkThumbprint(rsa)).toBe(await calculateJwkThumbprint(publicJwk(rsa)));
   });
 
-  it('a proof: typ dpop+jwt, the public jwk, htm, htu without query or fragment, iat, jti, ath, and the server\'s nonce', async () => {
+  it("a proof: typ dpop+jwt, the public jwk, htm, htu without query or fragment, iat, jti, ath, and the server's nonce", async () => {
     const key = deriveDpopKey('ES256', 's'.repeat(32), 'handle')!;
     const token = 'an-access-token';
     const url = 'https://api.example.com/v1/orders?x=1#frag';
     const { payload, protectedHeader } = await jwtVerify(await dpopProof(key, 'get', url, token), EmbeddedJWK, { typ: 'dpop+jwt' });
     expect(protectedHeader.jwk).toEqual(publicJwk(key));
-    expect(payload).toMatchObject({ htm: 'GET', htu: 'https://api.example.com/v1/orders', ath: createHash('sha256').update(token).digest('base64url') });
+    expect(payload).toMatchObject({
+      htm: 'GET',
+      htu: 'https://api.example.com/v1/orders',
+      ath: createHash('sha256').update(token).digest('base64url'),
+    });
     expect(payload.nonce).toBeUndefined();
     expect(typeof payload.iat).toBe('number');
     expect(payload.jti).toBeTruthy();

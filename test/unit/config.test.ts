@@ -1,12 +1,13 @@
 // oidcSession() refuses a bad or missing option at call time with a ConfigError whose message names the
 // option and says how to fix it; absent options fall back to the environment; https gets a __Host- cookie.
+
+import { createPrivateKey } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import express from 'express';
-import { createPrivateKey } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import request from 'supertest';
 import { resolveConfig } from '../../lib/config.js';
-import { ConfigError, ErrorCodes, oidcSession, type OidcSessionOptions, type OidcSessionRouter } from '../../lib/index.js';
+import { ConfigError, ErrorCodes, type OidcSessionOptions, type OidcSessionRouter, oidcSession } from '../../lib/index.js';
 
 const ENV_NAMES = ['ISSUER_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'BASE_URL', 'SESSION_SECRET', 'REDIS_URL'] as const;
 const SECRET = 'a-session-secret-of-at-least-32-characters';
@@ -97,67 +98,149 @@ const CASES: Case[] = [
   ['basePath without a leading slash', { ...VALID, basePath: 'auth' }, 'basePath', /starting with "\/"/],
   ['basePath with a query', { ...VALID, basePath: '/auth?x=1' }, 'basePath', /starting with "\/"/],
   ['basePath with a space', { ...VALID, basePath: '/my auth' }, 'basePath', /starting with "\/"/],
-  ['idleTimeout > absoluteTimeout', { ...VALID, session: { idleTimeout: 7200, absoluteTimeout: 3600 } }, 'session.idleTimeout',
-    /must not exceed session\.absoluteTimeout/],
+  [
+    'idleTimeout > absoluteTimeout',
+    { ...VALID, session: { idleTimeout: 7200, absoluteTimeout: 3600 } },
+    'session.idleTimeout',
+    /must not exceed session\.absoluteTimeout/,
+  ],
   ['idleTimeout not positive', { ...VALID, session: { idleTimeout: 0 } }, 'session.idleTimeout', /positive number/],
-  ['unknown expose entry', { ...VALID, expose: ['jwt', 'password' as never] }, 'expose', /"password".*use any of jwt, accessToken, idToken, refreshToken/],
+  [
+    'unknown expose entry',
+    { ...VALID, expose: ['jwt', 'password' as never] },
+    'expose',
+    /"password".*use any of jwt, accessToken, idToken, refreshToken/,
+  ],
   ['bad jwt.alg', { ...VALID, jwt: { alg: 'HS256' as never } }, 'jwt.alg', /one of ES256/],
   ['jwt.alg none', { ...VALID, jwt: { alg: 'none' as never } }, 'jwt.alg', /one of ES256/],
   ['jwt.keys empty', { ...VALID, jwt: { keys: [] } }, 'jwt.keys', /private JWKs.*exportJWK/],
   ['jwt.keys not an array', { ...VALID, jwt: { keys: 'k' as never } }, 'jwt.keys', /private JWKs.*exportJWK/],
-  ['postLogoutRedirect an absolute URL', { ...VALID, postLogoutRedirect: 'https://evil.example' }, 'postLogoutRedirect', /starting with "\/"/],
+  [
+    'postLogoutRedirect an absolute URL',
+    { ...VALID, postLogoutRedirect: 'https://evil.example' },
+    'postLogoutRedirect',
+    /starting with "\/"/,
+  ],
   ['postLogoutRedirect protocol-relative', { ...VALID, postLogoutRedirect: '//evil.example' }, 'postLogoutRedirect', /starting with "\/"/],
   ['postLogoutRedirect relative', { ...VALID, postLogoutRedirect: 'home' }, 'postLogoutRedirect', /starting with "\/"/],
   ['redis not a redis URL', { ...VALID, redis: 'http://127.0.0.1:6379' }, 'redis', /redis:\/\/ or rediss:\/\//],
   ['storeTimeout negative', { ...VALID, storeTimeout: -1 }, 'storeTimeout', /positive number/],
   // Enum-like options: every value outside the list is refused, none silently becomes the default.
-  ['clientAuthMethod private_key_jwt without clientKey', { ...VALID, clientAuthMethod: 'private_key_jwt' }, 'clientKey',
-    /missing or not a key.*private JWK.*registered at the IdP/],
-  ['clientKey a public JWK', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' } },
-    'clientKey', /public JWK; pass the private one/],
-  ['clientKey a broken JWK', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA', kid: 'k' } },
-    'clientKey', /not a usable private JWK/],
-  ['clientKey a string', { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: 'secret' as never }, 'clientKey', /missing or not a key/],
-  ['clientKey without clientAuthMethod private_key_jwt', { ...VALID, clientKey: { kty: 'oct', k: 'AA' } }, 'clientKey',
-    /only with clientAuthMethod "private_key_jwt"/],
-  ['clientAuthMethod typo', { ...VALID, clientAuthMethod: 'client_secret_base' as never }, 'clientAuthMethod',
-    /one of "client_secret_post", "client_secret_basic", "client_secret_jwt", "private_key_jwt"; got "client_secret_base"/],
-  ['clientAssertionAudience unknown', { ...VALID, clientAssertionAudience: 'endpoint' as never }, 'clientAssertionAudience',
-    /one of "issuer", "tokenEndpoint"/],
+  [
+    'clientAuthMethod private_key_jwt without clientKey',
+    { ...VALID, clientAuthMethod: 'private_key_jwt' },
+    'clientKey',
+    /missing or not a key.*private JWK.*registered at the IdP/,
+  ],
+  [
+    'clientKey a public JWK',
+    { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' } },
+    'clientKey',
+    /public JWK; pass the private one/,
+  ],
+  [
+    'clientKey a broken JWK',
+    { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA', kid: 'k' } },
+    'clientKey',
+    /not a usable private JWK/,
+  ],
+  [
+    'clientKey a string',
+    { ...VALID, clientAuthMethod: 'private_key_jwt', clientKey: 'secret' as never },
+    'clientKey',
+    /missing or not a key/,
+  ],
+  [
+    'clientKey without clientAuthMethod private_key_jwt',
+    { ...VALID, clientKey: { kty: 'oct', k: 'AA' } },
+    'clientKey',
+    /only with clientAuthMethod "private_key_jwt"/,
+  ],
+  [
+    'clientAuthMethod typo',
+    { ...VALID, clientAuthMethod: 'client_secret_base' as never },
+    'clientAuthMethod',
+    /one of "client_secret_post", "client_secret_basic", "client_secret_jwt", "private_key_jwt"; got "client_secret_base"/,
+  ],
+  [
+    'clientAssertionAudience unknown',
+    { ...VALID, clientAssertionAudience: 'endpoint' as never },
+    'clientAssertionAudience',
+    /one of "issuer", "tokenEndpoint"/,
+  ],
   ['par not a boolean', { ...VALID, par: 'yes' as never }, 'par', /"auto", true or false/],
   ['dpop a string', { ...VALID, dpop: 'ES256' as never }, 'dpop', /true, false or \{ alg \}/],
   ['dpop.alg unknown', { ...VALID, dpop: { alg: 'RS256' as never } }, 'dpop.alg', /one of "ES256", "PS256", "EdDSA"/],
   ['profile unknown', { ...VALID, profile: 'fapi1' as never }, 'profile', /one of "fapi2"/],
-  ['profile fapi2 with a client secret method', { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_basic' }, 'profile',
-    /contradicted by clientAuthMethod "client_secret_basic"/],
-  ['profile fapi2 with client_secret_jwt', { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_jwt' }, 'profile',
-    /clientAuthMethod "client_secret_jwt"/],
+  [
+    'profile fapi2 with a client secret method',
+    { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_basic' },
+    'profile',
+    /contradicted by clientAuthMethod "client_secret_basic"/,
+  ],
+  [
+    'profile fapi2 with client_secret_jwt',
+    { ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_jwt' },
+    'profile',
+    /clientAuthMethod "client_secret_jwt"/,
+  ],
   ['profile fapi2 without clientKey', { ...VALID, profile: 'fapi2' }, 'clientKey', /missing or not a key/],
   ['clientAuthMethod not a string', { ...VALID, clientAuthMethod: true as never }, 'clientAuthMethod', /one of "client_secret_post"/],
   ['expose not an array', { ...VALID, expose: 'jwt' as never }, 'expose', /must be an array.*expose: \['jwt', 'accessToken'\]/],
   ['jwt.alg lower case', { ...VALID, jwt: { alg: 'es256' as never } }, 'jwt.alg', /one of ES256/],
   ['jwt.audience empty', { ...VALID, jwt: { audience: '' } }, 'jwt.audience', /non-empty string/],
-  ['sameSite capitalised', { ...VALID, session: { cookie: { sameSite: 'Lax' as never } } }, 'session.cookie.sameSite',
-    /one of "lax", "strict", "none"; got "Lax"/],
+  [
+    'sameSite capitalised',
+    { ...VALID, session: { cookie: { sameSite: 'Lax' as never } } },
+    'session.cookie.sameSite',
+    /one of "lax", "strict", "none"; got "Lax"/,
+  ],
   ['sameSite true', { ...VALID, session: { cookie: { sameSite: true as never } } }, 'session.cookie.sameSite', /one of "lax"/],
   ['sameSite none on http', { ...VALID, session: { cookie: { sameSite: 'none' } } }, 'session.cookie.sameSite', /https baseURL.*"lax"/],
   ['session.name with a space', { ...VALID, session: { name: 'my sid' } }, 'session.name', /cookie name/],
   ['idpLogout a string', { ...VALID, idpLogout: 'false' as never }, 'idpLogout', /true or false; got "false"/],
   ['scope an array', { ...VALID, scope: ['openid'] as never }, 'scope', /space-separated string/],
   ['postLogoutRedirect a number', { ...VALID, postLogoutRedirect: 42 as never }, 'postLogoutRedirect', /starting with "\/"/],
-  ['authorizationParams a string', { ...VALID, authorizationParams: 'prompt=consent' as never }, 'authorizationParams',
-    /object of parameter names to strings/],
-  ['authorizationParams number value', { ...VALID, authorizationParams: { max_age: 0 as never } }, 'authorizationParams.max_age',
-    /must be a string; got 0.*"0"/],
-  ['authorizationParams boolean value', { ...VALID, authorizationParams: { prompt: true as never } }, 'authorizationParams.prompt', /must be a string/],
-  ['authorizationParams.state', { ...VALID, authorizationParams: { state: 'fixed' } }, 'authorizationParams.state', /set by the middleware/],
-  ['authorizationParams.redirect_uri', { ...VALID, authorizationParams: { redirect_uri: 'https://evil.example' } }, 'authorizationParams.redirect_uri',
-    /set by the middleware/],
+  [
+    'authorizationParams a string',
+    { ...VALID, authorizationParams: 'prompt=consent' as never },
+    'authorizationParams',
+    /object of parameter names to strings/,
+  ],
+  [
+    'authorizationParams number value',
+    { ...VALID, authorizationParams: { max_age: 0 as never } },
+    'authorizationParams.max_age',
+    /must be a string; got 0.*"0"/,
+  ],
+  [
+    'authorizationParams boolean value',
+    { ...VALID, authorizationParams: { prompt: true as never } },
+    'authorizationParams.prompt',
+    /must be a string/,
+  ],
+  [
+    'authorizationParams.state',
+    { ...VALID, authorizationParams: { state: 'fixed' } },
+    'authorizationParams.state',
+    /set by the middleware/,
+  ],
+  [
+    'authorizationParams.redirect_uri',
+    { ...VALID, authorizationParams: { redirect_uri: 'https://evil.example' } },
+    'authorizationParams.redirect_uri',
+    /set by the middleware/,
+  ],
   ['authorizationParams.scope', { ...VALID, authorizationParams: { scope: 'openid' } }, 'authorizationParams.scope', /scope option/],
   ['idTokenAlgorithms empty', { ...VALID, idTokenAlgorithms: [] }, 'idTokenAlgorithms', /non-empty array.*\['RS256', 'HS256'\]/],
   ['idTokenAlgorithms a string', { ...VALID, idTokenAlgorithms: 'HS256' as never }, 'idTokenAlgorithms', /non-empty array/],
   ['idTokenAlgorithms none', { ...VALID, idTokenAlgorithms: ['RS256', 'none' as never] }, 'idTokenAlgorithms', /"none".*never accepted/],
-  ['idTokenAlgorithms unknown', { ...VALID, idTokenAlgorithms: ['HS257' as never] }, 'idTokenAlgorithms', /unknown algorithm "HS257".*HS256/],
+  [
+    'idTokenAlgorithms unknown',
+    { ...VALID, idTokenAlgorithms: ['HS257' as never] },
+    'idTokenAlgorithms',
+    /unknown algorithm "HS257".*HS256/,
+  ],
   ['callbacks.session not a function', { ...VALID, callbacks: { session: 'yes' as never } }, 'callbacks.session', /must be a function/],
   ['events with a typo', { ...VALID, events: { signin: () => undefined } as never }, 'events', /unknown entry "signin".*signIn/],
   ['events.signOut not a function', { ...VALID, events: { signOut: {} as never } }, 'events.signOut', /must be a function/],
@@ -193,9 +276,14 @@ describe('oidcSession() config errors', () => {
     for (const sameSite of ['lax', 'strict'] as const) {
       expect(resolveConfig({ ...VALID, session: { cookie: { sameSite } } }, {}).sameSite).toBe(sameSite);
     }
-    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { cookie: { sameSite: 'none' } } }, {}).sameSite).toBe('none');
+    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { cookie: { sameSite: 'none' } } }, {}).sameSite).toBe(
+      'none',
+    );
     expect(resolveConfig({ ...VALID, idpLogout: false }, {}).idpLogout).toBe(false);
-    const config = resolveConfig({ ...VALID, idTokenAlgorithms: ['RS256', 'HS256', 'RS256'], authorizationParams: { prompt: 'login', audience: undefined as never } }, {});
+    const config = resolveConfig(
+      { ...VALID, idTokenAlgorithms: ['RS256', 'HS256', 'RS256'], authorizationParams: { prompt: 'login', audience: undefined as never } },
+      {},
+    );
     expect(config.idTokenAlgorithms).toEqual(['RS256', 'HS256']);
     expect(config.authorizationParams).toEqual({ prompt: 'login' });
     // Default: left to the IdP's advertised asymmetric algorithms.
@@ -203,7 +291,14 @@ describe('oidcSession() config errors', () => {
   });
 
   it('profile fapi2 names every contradicting option in one ConfigError', () => {
-    const err = configError({ ...VALID, profile: 'fapi2', clientAuthMethod: 'client_secret_post', par: false, dpop: false, clientAssertionAudience: 'tokenEndpoint' });
+    const err = configError({
+      ...VALID,
+      profile: 'fapi2',
+      clientAuthMethod: 'client_secret_post',
+      par: false,
+      dpop: false,
+      clientAssertionAudience: 'tokenEndpoint',
+    });
     expect(err.message).toContain('"profile"');
     expect(err.message).toMatch(/clientAuthMethod "client_secret_post".*par: false.*dpop: false.*clientAssertionAudience "tokenEndpoint"/);
   });
@@ -215,15 +310,25 @@ describe('oidcSession() config errors', () => {
     expect(config.clientKey).toMatchObject({ kid: 'k1', alg: 'ES256' });
     expect(config.clientSecret).toBe('');
     const { privateKey } = await generateKeyPair('PS256', { extractable: true });
-    expect(resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: privateKey, clientKeyId: 'rsa-1' }, {}).clientKey)
-      .toMatchObject({ kid: 'rsa-1', alg: 'PS256' });
-    const ed = createPrivateKey({ key: { ...(await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).privateKey)) } as never, format: 'jwk' });
-    expect(resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: ed, clientKeyId: 'ed' }, {}).clientKey?.alg).toBe('EdDSA');
+    expect(
+      resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: privateKey, clientKeyId: 'rsa-1' }, {}).clientKey,
+    ).toMatchObject({ kid: 'rsa-1', alg: 'PS256' });
+    const ed = createPrivateKey({
+      key: { ...(await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).privateKey)) } as never,
+      format: 'jwk',
+    });
+    expect(resolveConfig({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: ed, clientKeyId: 'ed' }, {}).clientKey?.alg).toBe(
+      'EdDSA',
+    );
     // A key without a kid cannot be found among the client's registered keys.
     const { kid: _kid, ...noKid } = jwk;
-    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: noKid }).message).toMatch(/"clientKey" has no key id.*clientKeyId/);
+    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: noKid }).message).toMatch(
+      /"clientKey" has no key id.*clientKeyId/,
+    );
     // The JWK's alg must fit its key.
-    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: { ...jwk, alg: 'RS256' } }).message).toMatch(/does not fit/);
+    expect(configError({ ...noSecret, clientAuthMethod: 'private_key_jwt', clientKey: { ...jwk, alg: 'RS256' } }).message).toMatch(
+      /does not fit/,
+    );
     expect(resolveConfig({ ...VALID, clientAuthMethod: 'client_secret_jwt' }, {}).clientAuthMethod).toBe('client_secret_jwt');
   });
 
@@ -234,13 +339,20 @@ describe('oidcSession() config errors', () => {
     expect(resolveConfig({ ...VALID, dpop: { alg: 'EdDSA' } }, {}).dpop).toEqual({ alg: 'EdDSA' });
     expect(resolveConfig({ ...VALID, par: false }, {}).par).toBe(false);
     const fapi = resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk() }, {});
-    expect(fapi).toMatchObject({ clientAuthMethod: 'private_key_jwt', par: true, dpop: { alg: 'ES256' }, strictIss: true, profile: 'fapi2' });
+    expect(fapi).toMatchObject({
+      clientAuthMethod: 'private_key_jwt',
+      par: true,
+      dpop: { alg: 'ES256' },
+      strictIss: true,
+      profile: 'fapi2',
+    });
     // An explicit DPoP algorithm stays, still on.
-    expect(resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk(), dpop: { alg: 'EdDSA' }, par: 'auto' }, {}))
-      .toMatchObject({ dpop: { alg: 'EdDSA' }, par: true });
+    expect(
+      resolveConfig({ ...VALID, profile: 'fapi2', clientKey: await privateJwk(), dpop: { alg: 'EdDSA' }, par: 'auto' }, {}),
+    ).toMatchObject({ dpop: { alg: 'EdDSA' }, par: true });
   });
 
-  it('expose: [\'accessToken\'] with dpop warns that the browser cannot use a DPoP-bound token', () => {
+  it("expose: ['accessToken'] with dpop warns that the browser cannot use a DPoP-bound token", () => {
     const messages: string[] = [];
     resolveConfig({ ...VALID, dpop: true, expose: ['jwt', 'accessToken'] }, {}, (m) => messages.push(m));
     expect(messages.join('\n')).toMatch(/accessToken while dpop is on.*remoteApi or fetchWithToken/);
@@ -281,7 +393,11 @@ describe('environment fallbacks', () => {
   it('prefers the options over the environment', () => {
     const config = resolveConfig(VALID, ENV, () => undefined);
     expect(config).toMatchObject({
-      issuer: VALID.issuer, clientId: VALID.clientId, clientSecret: VALID.clientSecret, baseURL: VALID.baseURL, secrets: [SECRET],
+      issuer: VALID.issuer,
+      clientId: VALID.clientId,
+      clientSecret: VALID.clientSecret,
+      baseURL: VALID.baseURL,
+      secrets: [SECRET],
     });
     expect(config.redis).toBe('redis://127.0.0.1:6390'); // not given as an option, so the env still applies
     expect(resolveConfig({ ...VALID, redis: 'redis://127.0.0.1:6391' }, ENV, () => undefined).redis).toBe('redis://127.0.0.1:6391');
@@ -303,7 +419,10 @@ describe('environment fallbacks', () => {
     try {
       const router = create({});
       expect(router.context.config).toMatchObject({
-        issuer: ENV.ISSUER_URL, clientId: ENV.CLIENT_ID, clientSecret: ENV.CLIENT_SECRET, baseURL: 'https://app.env.example',
+        issuer: ENV.ISSUER_URL,
+        clientId: ENV.CLIENT_ID,
+        clientSecret: ENV.CLIENT_SECRET,
+        baseURL: 'https://app.env.example',
         secrets: [ENV.SESSION_SECRET],
       });
       expect(router.context.config.redis).toBeUndefined();
@@ -337,9 +456,12 @@ describe('cookie and warnings', () => {
   });
 
   it('a custom cookie name gets the prefix on https, and http keeps the plain name', () => {
-    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { name: 'my.sid' } }, {}).cookieName).toBe('__Host-my.sid');
-    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { name: '__Host-my.sid' } }, {}).cookieName)
-      .toBe('__Host-my.sid');
+    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { name: 'my.sid' } }, {}).cookieName).toBe(
+      '__Host-my.sid',
+    );
+    expect(resolveConfig({ ...VALID, baseURL: 'https://app.example.com', session: { name: '__Host-my.sid' } }, {}).cookieName).toBe(
+      '__Host-my.sid',
+    );
     const plain = resolveConfig(VALID, {});
     expect(plain.cookieName).toBe('oidc.sid');
     expect(plain.secure).toBe(false);

@@ -1,19 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { exportJWK, generateKeyPair, generateSecret, type JWK } from 'jose';
-import session from 'express-session';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { RedisStore } from 'connect-redis';
+import session from 'express-session';
+import { exportJWK, generateKeyPair, generateSecret, type JWK } from 'jose';
 import { createClient, type RedisClientType } from 'redis';
 import {
   createKeyring,
   JWT_ALGS,
+  type KeyBackend,
+  type Keyring,
   memoryKeyBackend,
   redisKeyBackend,
   storeKeyBackend,
   toPublicJwk,
-  type KeyBackend,
-  type Keyring,
 } from '../../lib/tokens/jwt-keys.js';
 import { createSessionJwt } from '../../lib/tokens/session-jwt.js';
 import { verifySessionJwt } from '../../lib/verify-session-jwt.js';
@@ -114,7 +114,8 @@ describe('createKeyring with a generated key', () => {
     expect(ka.signing.kid).toBe(kb.signing.kid);
     await expectCrossVerify(a, b);
     const record = await new Promise<unknown>((resolve, reject) =>
-      store.get('oidc-session:jwt-keys', (err, s) => (err ? reject(err) : resolve(s))));
+      store.get('oidc-session:jwt-keys', (err, s) => (err ? reject(err) : resolve(s))),
+    );
     const { cookie, value } = record as { cookie: { expires: string; originalMaxAge: number }; value: string };
     expect(Date.parse(cookie.expires)).toBeGreaterThan(Date.now() + 365 * 24 * 3600 * 1000);
     expect(cookie.originalMaxAge).toBeGreaterThan(365 * 24 * 3600 * 1000);
@@ -227,9 +228,13 @@ describe('createKeyring with configured keys (jwt.keys)', () => {
     const ec = await privateJwk('ES256', 'k');
     const { d: _d, ...publicOnly } = ec;
     const secret = await exportJWK(await generateSecret('HS256', { extractable: true }));
-    const make = (configured: unknown, alg = 'ES256') =>
-      () => createKeyring({ alg, configured: configured as JWK[], backend: unusedBackend });
-    expect(make([publicOnly])).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID', message: expect.stringMatching(/jwt\.keys\[0\].*"d"/) }));
+    const make =
+      (configured: unknown, alg = 'ES256') =>
+      () =>
+        createKeyring({ alg, configured: configured as JWK[], backend: unusedBackend });
+    expect(make([publicOnly])).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_INVALID', message: expect.stringMatching(/jwt\.keys\[0\].*"d"/) }),
+    );
     expect(make([ec, secret])).toThrow(expect.objectContaining({ message: expect.stringMatching(/jwt\.keys\[1\].*symmetric/) }));
     expect(make([{ ...ec, alg: 'RS256' }])).toThrow(/does not fit/);
     expect(make([{ ...ec, alg: 'HS256' }])).toThrow(/jwt\.keys\[0\]\.alg/);
@@ -239,7 +244,11 @@ describe('createKeyring with configured keys (jwt.keys)', () => {
   });
 
   it('refuses two keys with the same kid', async () => {
-    const ring = createKeyring({ alg: 'ES256', configured: [await privateJwk('ES256', 'same'), await privateJwk('ES256', 'same')], backend: unusedBackend });
+    const ring = createKeyring({
+      alg: 'ES256',
+      configured: [await privateJwk('ES256', 'same'), await privateJwk('ES256', 'same')],
+      backend: unusedBackend,
+    });
     await expect(ring.get()).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
   });
 });

@@ -1,8 +1,9 @@
 // lib/util/respond.ts on fake Node req/res: the Accept negotiation matches Express's req.accepts(['json', 'html']),
 // the query matches Express 5's parser on what the routes check, and redirects never put raw bytes in Location.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
 import express from 'express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clearCookie, ensureQuery, isFresh, prefersHtml, queryOf, redirect, sendJson } from '../../lib/util/respond.js';
 
 function req(url: string, headers: Record<string, string> = {}, method = 'GET'): IncomingMessage {
@@ -13,11 +14,24 @@ function res() {
   const headers: Record<string, unknown> = {};
   const out = { statusCode: 200, body: undefined as unknown, ended: false };
   const fake = {
-    get statusCode() { return out.statusCode; },
-    set statusCode(v: number) { out.statusCode = v; },
-    setHeader(name: string, value: unknown) { headers[name.toLowerCase()] = value; return fake; },
-    getHeader(name: string) { return headers[name.toLowerCase()]; },
-    end(body?: unknown) { out.body = body; out.ended = true; return fake; },
+    get statusCode() {
+      return out.statusCode;
+    },
+    set statusCode(v: number) {
+      out.statusCode = v;
+    },
+    setHeader(name: string, value: unknown) {
+      headers[name.toLowerCase()] = value;
+      return fake;
+    },
+    getHeader(name: string) {
+      return headers[name.toLowerCase()];
+    },
+    end(body?: unknown) {
+      out.body = body;
+      out.ended = true;
+      return fake;
+    },
   };
   return { res: fake as unknown as ServerResponse, headers, out };
 }
@@ -31,10 +45,24 @@ function expressPrefersHtml(accept: string | undefined): boolean {
 
 describe('prefersHtml', () => {
   it.each([
-    undefined, '', '*/*', 'text/html', 'application/json', 'text/html, application/json', 'application/json, text/html',
-    'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'text/*', 'application/*, text/html;q=0.5',
-    'text/html;q=0, */*', 'application/json;q=0.1, text/html;q=0.2', 'text/html;level=1', 'text/*;q=0.9, */*;q=0.95',
-    'TEXT/HTML', 'text/html;q=1.0, application/json;q=1.0', 'image/png', 'text/html;q=abc',
+    undefined,
+    '',
+    '*/*',
+    'text/html',
+    'application/json',
+    'text/html, application/json',
+    'application/json, text/html',
+    'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+    'text/*',
+    'application/*, text/html;q=0.5',
+    'text/html;q=0, */*',
+    'application/json;q=0.1, text/html;q=0.2',
+    'text/html;level=1',
+    'text/*;q=0.9, */*;q=0.95',
+    'TEXT/HTML',
+    'text/html;q=1.0, application/json;q=1.0',
+    'image/png',
+    'text/html;q=abc',
   ])('Accept %p answers as Express does', (accept) => {
     expect(prefersHtml(req('/', accept === undefined ? {} : { accept }))).toBe(expressPrefersHtml(accept));
   });
@@ -100,6 +128,9 @@ describe('responses', () => {
     const { res: r, headers } = res();
     r.setHeader('Set-Cookie', ['other=1']);
     clearCookie(r, 'oidc.sid', { path: '/', secure: true, sameSite: 'Lax' });
-    expect(headers['set-cookie']).toEqual(['other=1', 'oidc.sid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure']);
+    expect(headers['set-cookie']).toEqual([
+      'other=1',
+      'oidc.sid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure',
+    ]);
   });
 });

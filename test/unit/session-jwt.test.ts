@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
-import { base64url, decodeJwt, decodeProtectedHeader, errors, exportSPKI, SignJWT, UnsecuredJWT, type JWK } from 'jose';
-import { createKeyring, JWT_ALGS, memoryKeyBackend, type Keyring } from '../../lib/tokens/jwt-keys.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { base64url, decodeJwt, decodeProtectedHeader, errors, exportSPKI, type JWK, SignJWT, UnsecuredJWT } from 'jose';
+import { createKeyring, JWT_ALGS, type Keyring, memoryKeyBackend } from '../../lib/tokens/jwt-keys.js';
 import { createSessionJwt } from '../../lib/tokens/session-jwt.js';
 import { verifySessionJwt } from '../../lib/verify-session-jwt.js';
 
@@ -13,8 +13,18 @@ const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 function fakeClock(now: number) {
   jest.useFakeTimers({
     now,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate',
-      'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
   });
 }
 
@@ -38,7 +48,14 @@ describe('createSessionJwt: minting', () => {
     const sj = createSessionJwt({ issuer: ISS, audience: AUD, ttl: 300, keyring });
     const minted = await sj.get('sess-1', { sub: 'alice', sid: 'sid-1' });
 
-    expect(minted.jwtPayload).toEqual({ iss: ISS, aud: AUD, sub: 'alice', sid: 'sid-1', iat: expect.any(Number), exp: minted.jwtPayload.iat + 300 });
+    expect(minted.jwtPayload).toEqual({
+      iss: ISS,
+      aud: AUD,
+      sub: 'alice',
+      sid: 'sid-1',
+      iat: expect.any(Number),
+      exp: minted.jwtPayload.iat + 300,
+    });
     expect(Math.abs(minted.jwtPayload.iat * 1000 - Date.now())).toBeLessThan(2000);
     expect(minted.jwtExpires).toBe(minted.jwtPayload.exp * 1000);
     expect(decodeJwt(minted.jwt)).toEqual(minted.jwtPayload);
@@ -198,15 +215,24 @@ describe('verifySessionJwt over jwksUrl (real HTTP on 127.0.0.1)', () => {
   it('rejects a JWT from a key the JWKS does not have', async () => {
     const other = createSessionJwt({ issuer: ISS, audience: AUD, ttl: 300, keyring: newKeyring() });
     const { jwt } = await other.get('s', { sub: 'alice', sid: 'sid-1' });
-    await expect(verifySessionJwt(jwt, { jwksUrl: `${base}/auth/jwks.json?t=foreign` })).rejects.toMatchObject({ code: 'ERR_JWT_INVALID', status: 401 });
+    await expect(verifySessionJwt(jwt, { jwksUrl: `${base}/auth/jwks.json?t=foreign` })).rejects.toMatchObject({
+      code: 'ERR_JWT_INVALID',
+      status: 401,
+    });
   });
 
   it('rejects an HS256 JWT whose secret is the published public key', async () => {
     const jwksUrl = `${base}/auth/jwks.json?t=hs`;
     const [jwk] = (await sj.jwks()).keys as [JWK];
     const secret = new TextEncoder().encode(JSON.stringify(jwk));
-    const forged = await new SignJWT({ sid: 'sid-1' }).setProtectedHeader({ alg: 'HS256', kid: jwk.kid, typ: 'JWT' })
-      .setIssuer(ISS).setAudience(AUD).setSubject('mallory').setIssuedAt().setExpirationTime('5m').sign(secret);
+    const forged = await new SignJWT({ sid: 'sid-1' })
+      .setProtectedHeader({ alg: 'HS256', kid: jwk.kid, typ: 'JWT' })
+      .setIssuer(ISS)
+      .setAudience(AUD)
+      .setSubject('mallory')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(secret);
     await expect(verifySessionJwt(forged, { jwksUrl, issuer: ISS, audience: AUD })).rejects.toMatchObject({ code: 'ERR_JWT_INVALID' });
   });
 
@@ -270,7 +296,13 @@ describe('verifySessionJwt rejects', () => {
   });
 
   it('alg none', async () => {
-    const unsigned = new UnsecuredJWT({ sid: 'sid-1' }).setIssuer(ISS).setAudience(AUD).setSubject('alice').setIssuedAt().setExpirationTime('5m').encode();
+    const unsigned = new UnsecuredJWT({ sid: 'sid-1' })
+      .setIssuer(ISS)
+      .setAudience(AUD)
+      .setSubject('alice')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .encode();
     const typed = unsigned.replace(/^[^.]+/, base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' })));
     await expect(verify(unsigned)).rejects.toMatchObject(invalid);
     await expect(verify(typed)).rejects.toMatchObject(invalid);
@@ -280,8 +312,13 @@ describe('verifySessionJwt rejects', () => {
     const { signing, verify: pubs } = await keyring.get();
     const pem = await exportSPKI(pubs[0]!.key);
     for (const bytes of [pem, JSON.stringify((await sj.jwks()).keys[0])]) {
-      const forged = await new SignJWT({ sid: 'sid-1' }).setProtectedHeader({ alg: 'HS256', kid: signing.kid, typ: 'JWT' })
-        .setIssuer(ISS).setAudience(AUD).setSubject('mallory').setIssuedAt().setExpirationTime('5m')
+      const forged = await new SignJWT({ sid: 'sid-1' })
+        .setProtectedHeader({ alg: 'HS256', kid: signing.kid, typ: 'JWT' })
+        .setIssuer(ISS)
+        .setAudience(AUD)
+        .setSubject('mallory')
+        .setIssuedAt()
+        .setExpirationTime('5m')
         .sign(new TextEncoder().encode(bytes));
       await expect(verify(forged)).rejects.toMatchObject(invalid);
     }
@@ -298,8 +335,14 @@ describe('verifySessionJwt rejects', () => {
   it('a JWT signed by another key under the same kid', async () => {
     const { signing } = await keyring.get();
     const other = await newKeyring().get();
-    const forged = await new SignJWT({ sid: 'sid-1' }).setProtectedHeader({ alg: 'ES256', kid: signing.kid, typ: 'JWT' })
-      .setIssuer(ISS).setAudience(AUD).setSubject('mallory').setIssuedAt().setExpirationTime('5m').sign(other.signing.key);
+    const forged = await new SignJWT({ sid: 'sid-1' })
+      .setProtectedHeader({ alg: 'ES256', kid: signing.kid, typ: 'JWT' })
+      .setIssuer(ISS)
+      .setAudience(AUD)
+      .setSubject('mallory')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(other.signing.key);
     await expect(verify(forged)).rejects.toMatchObject(invalid);
   });
 
@@ -341,7 +384,10 @@ describe('verifySessionJwt options', () => {
     const privateJwk = JSON.parse((await backend.get())!) as JWK;
     expect(privateJwk.d).toBeDefined();
     await expect(verifySessionJwt(jwt, { keys: [privateJwk] })).resolves.toMatchObject({ sub: 'u' });
-    const stranger = await createSessionJwt({ issuer: ISS, audience: AUD, ttl: 300, keyring: newKeyring() }).get('s', { sub: 'u', sid: 'x' });
+    const stranger = await createSessionJwt({ issuer: ISS, audience: AUD, ttl: 300, keyring: newKeyring() }).get('s', {
+      sub: 'u',
+      sid: 'x',
+    });
     await expect(verifySessionJwt(stranger.jwt, { keys: [privateJwk] })).rejects.toMatchObject({ code: 'ERR_JWT_INVALID' });
   });
 });

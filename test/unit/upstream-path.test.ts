@@ -1,6 +1,7 @@
 // remoteApi's path rule without a server: what is appended to the target, and what is refused.
-import { describe, expect, it } from '@jest/globals';
+
 import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from '@jest/globals';
 import { parseTarget, requestHeaders, upstreamPath } from '../../lib/bff/upstream.js';
 
 const at = (url: string, originalUrl?: string) => ({ url, originalUrl, headers: {} }) as unknown as IncomingMessage;
@@ -22,9 +23,25 @@ describe('upstreamPath', () => {
   });
 
   it.each([
-    '/..', '/../admin', '/a/../../admin', '/./x', '/%2e%2e/admin', '/%2E%2e/admin', '/.%2e/admin', '/..%2F..%2Fadmin',
-    '/a%2fb', '/a%5Cb', '/a\\b', '/..;/admin', '/%2e%2e;x=1/admin', '//evil.example/x', 'http://evil.example/x',
-    'https://evil.example', '*', '/%', '/%E0%A4%A',
+    '/..',
+    '/../admin',
+    '/a/../../admin',
+    '/./x',
+    '/%2e%2e/admin',
+    '/%2E%2e/admin',
+    '/.%2e/admin',
+    '/..%2F..%2Fadmin',
+    '/a%2fb',
+    '/a%5Cb',
+    '/a\\b',
+    '/..;/admin',
+    '/%2e%2e;x=1/admin',
+    '//evil.example/x',
+    'http://evil.example/x',
+    'https://evil.example',
+    '*',
+    '/%',
+    '/%E0%A4%A',
   ])('refuses %s', (url) => {
     expect(upstreamPath(target, at(url))).toBeNull();
   });
@@ -34,13 +51,28 @@ describe('requestHeaders', () => {
   it('drops credentials, hop-by-hop and named headers, sets Host and the bearer token', () => {
     const req = {
       headers: {
-        host: 'app.example', cookie: 'a=b', authorization: 'Basic x', connection: 'keep-alive, x-hop', 'x-hop': '1',
-        'keep-alive': 'timeout=5', 'proxy-authorization': 'x', 'proxy-foo': 'y', te: 'trailers', upgrade: 'h2c',
-        'x-oidc-session': '1', expect: '100-continue', accept: 'application/json', 'transfer-encoding': 'chunked', 'content-length': '5',
+        host: 'app.example',
+        cookie: 'a=b',
+        authorization: 'Basic x',
+        connection: 'keep-alive, x-hop',
+        'x-hop': '1',
+        'keep-alive': 'timeout=5',
+        'proxy-authorization': 'x',
+        'proxy-foo': 'y',
+        te: 'trailers',
+        upgrade: 'h2c',
+        'x-oidc-session': '1',
+        expect: '100-continue',
+        accept: 'application/json',
+        'transfer-encoding': 'chunked',
+        'content-length': '5',
       },
     } as unknown as IncomingMessage;
     expect(requestHeaders(req, parseTarget('http://api.internal:8080/v1'), 'Bearer t')).toEqual({
-      host: 'api.internal:8080', accept: 'application/json', 'transfer-encoding': 'chunked', authorization: 'Bearer t',
+      host: 'api.internal:8080',
+      accept: 'application/json',
+      'transfer-encoding': 'chunked',
+      authorization: 'Bearer t',
     });
   });
 });
