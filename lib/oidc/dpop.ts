@@ -5,8 +5,8 @@
  * server only, never in a cookie. Written on node:crypto and jose (already dependencies): a proof is one
  * signed JWT, and openid-client would bring a second HTTP stack beside passport-openidconnect's.
  */
-import { createECDH, createHash, createPrivateKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { constants, createECDH, createHash, createPrivateKey, hkdfSync, type KeyObject, sign } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { randomToken } from './pending-login.js';
 
 export type DpopAlg = 'ES256' | 'PS256' | 'EdDSA';
@@ -74,37 +74,71 @@ export function jwkThumbprint(key: JWK): string {
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
-const imported = new Map<string, KeyObject>();
-function signingKey(key: DpopKey): KeyObject {
+/** What every proof of one key shares: the KeyObject and the encoded protected header. */
+interface Signer {
+  key: KeyObject;
+  header: string;
+  alg: DpopAlg;
+  lastToken?: string;
+  lastAth?: string;
+}
+
+/**
+ * Keyed by the JWK object itself: a session's record (and so its dpopKey) is the same object from request to
+ * request, so the key is imported and the header encoded once, not per proof. The thumbprint map catches
+ * copies of the same key (a record read again from the store).
+ */
+const signers = new WeakMap<JWK, Signer>();
+const byThumbprint = new Map<string, Signer>();
+function signerOf(key: DpopKey): Signer {
+  let signer = signers.get(key);
+  if (signer) return signer;
   const id = jwkThumbprint(key);
-  let k = imported.get(id);
-  if (!k) {
-    k = createPrivateKey({ key: key as never, format: 'jwk' });
-    if (imported.size >= KEYS_MAX) imported.delete(imported.keys().next().value!);
-    imported.set(id, k);
+  signer = byThumbprint.get(id);
+  if (!signer) {
+    const header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: key.alg, jwk: publicJwk(key) })).toString('base64url');
+    signer = { key: createPrivateKey({ key: key as never, format: 'jwk' }), header, alg: key.alg };
+    if (byThumbprint.size >= KEYS_MAX) byThumbprint.delete(byThumbprint.keys().next().value!);
+    byThumbprint.set(id, signer);
   }
-  return k;
+  signers.set(key, signer);
+  return signer;
+}
+
+/** node:crypto's one-shot sign: a third of WebCrypto's cost here, and a proof goes with every proxied call. */
+function signature(signer: Signer, input: string): Buffer {
+  const data = Buffer.from(input);
+  if (signer.alg === 'ES256') return sign('sha256', data, { key: signer.key, dsaEncoding: 'ieee-p1363' });
+  if (signer.alg === 'PS256') return sign('sha256', data, { key: signer.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  return sign(null, data, signer.key);
 }
 
 /** The nonces servers handed out (`DPoP-Nonce`), per origin: the next proof to that server carries it. */
 const nonces = new Map<string, string>();
 
-/** `htu`: the URL without query and fragment (RFC 9449 §4.2). */
-function htuOf(url: string): string {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-}
-
 /** A DPoP proof for one request; `accessToken` adds `ath` (resource requests). */
 export function dpopProof(key: DpopKey, method: string, url: string, accessToken?: string): Promise<string> {
-  const claims: Record<string, unknown> = { htm: method.toUpperCase(), htu: htuOf(url), jti: randomToken(16) };
-  const nonce = nonces.get(new URL(url).origin);
+  const signer = signerOf(key);
+  const u = new URL(url);
+  // htu: the URL without query and fragment (RFC 9449 §4.2).
+  const claims: Record<string, unknown> = {
+    htm: method.toUpperCase(),
+    htu: `${u.origin}${u.pathname}`,
+    jti: randomToken(16),
+    iat: Math.floor(Date.now() / 1000),
+  };
+  const nonce = nonces.get(u.origin);
   if (nonce) claims.nonce = nonce;
-  if (accessToken) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
-  return new SignJWT(claims)
-    .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: publicJwk(key) })
-    .setIssuedAt()
-    .sign(signingKey(key));
+  if (accessToken) {
+    // One hash per access token, not per request.
+    if (signer.lastToken !== accessToken) {
+      signer.lastToken = accessToken;
+      signer.lastAth = createHash('sha256').update(accessToken).digest('base64url');
+    }
+    claims.ath = signer.lastAth;
+  }
+  const input = `${signer.header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return Promise.resolve(`${input}.${signature(signer, input).toString('base64url')}`);
 }
 
 /** Keeps the server's newest nonce; true when it sent one. */

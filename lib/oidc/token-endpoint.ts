@@ -1,6 +1,6 @@
 /**
  * The token endpoint: code exchange and refresh grant, with client authentication and coded errors. Client
- * assertions (RFC 7523) and DPoP proofs are jose SignJWT calls: openid-client does both, but it would be a
+ * assertions (RFC 7523) are jose SignJWT calls and DPoP proofs node:crypto signatures: openid-client does both, but it would be a
  * second HTTP client and token model beside passport-openidconnect's, for about 40 lines of signing.
  */
 import { SignJWT } from 'jose';
