@@ -1,6 +1,6 @@
 // The package as a user gets it: `npm pack` (prepack builds), then the tarball installed from the
-// registry into fresh Express 5 and Express 4 apps that have only the package, express,
-// @types/express and @types/node. Each app type-checks the type tests (test-d/) under strict for
+// registry into fresh Express 5, Express 4 and Connect apps that have only the package, express,
+// @types/express and @types/node (and connect with its types). Each app type-checks the type tests (test-d/) under strict for
 // NodeNext and bundler resolution, with the published .d.ts checked too (skipLibCheck off), and
 // runs a small app against the real test provider: login redirect, anonymous session, full login.
 
@@ -23,6 +23,8 @@ const SOURCES = ['package.json', 'README.md', 'LICENSE', 'lib', 'scripts', 'tsco
 const APPS = {
   'express 5': ['express@^5.1.0', '@types/express@^5'],
   'express 4': ['express@^4.21.0', '@types/express@^4'],
+  // A Connect app still installs express: it is the package's peer (oidcSession() returns its Router).
+  connect: ['connect@^3.7.0', '@types/connect@^3', 'express@^5.1.0', '@types/express@^5'],
 } as const;
 type AppName = keyof typeof APPS;
 
@@ -78,6 +80,37 @@ process.on('SIGTERM', () => {
 });
 `;
 
+// The same server on Connect: Node's own req/res, the package's middleware and requiresAuth() as they are.
+const CONNECT_APP = `import connect from 'connect';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Request } from 'express';
+import { getServerSession, oidcSession, requiresAuth } from 'express-oidc-session';
+
+const server = http.createServer();
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = \`http://127.0.0.1:\${(server.address() as AddressInfo).port}\`;
+const app = connect();
+const auth = oidcSession({ baseURL: url, idpLogout: false });
+app.use(auth);
+app.use('/me', requiresAuth());
+app.use('/me', async (req: IncomingMessage, res: ServerResponse) => {
+  const session = await getServerSession(req as Request);
+  const again = await getServerSession(req as Request);
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify({ sub: session!.user.sub, same: again === session, sessionId: typeof (req as Request).session.id }));
+});
+server.on('request', app);
+await auth.ready;
+process.stdout.write(\`READY \${url}\\n\`);
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close();
+  void auth.close().finally(() => process.exit(0));
+});
+`;
+
 /** strict, and the published declarations checked as well (skipLibCheck off). */
 const compilerOptions = {
   target: 'ES2022',
@@ -115,7 +148,7 @@ async function createApp(name: AppName, tarball: string): Promise<string> {
   );
   // The type tests without the React one (JSX needs @types/react, which such an app does not have).
   for (const file of ['expect.ts', 'server.ts', 'client.ts']) await cp(path.join(ROOT, 'test-d', file), path.join(dir, 'types', file));
-  await writeFile(path.join(dir, 'app.ts'), APP);
+  await writeFile(path.join(dir, 'app.ts'), name === 'connect' ? CONNECT_APP : APP);
   for (const [file, config] of Object.entries(TSCONFIGS)) await writeFile(path.join(dir, file), JSON.stringify(config, null, 2));
   return dir;
 }
