@@ -7,14 +7,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { AuthError, ConfigError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog } from '../events.js';
-import { asksForNonce, type DpopKey, dpopProof, rememberNonce } from '../oidc/dpop.js';
-import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
+import { asksForNonce, dpopProof, rememberNonce } from '../oidc/dpop.js';
 import { type NodeHandler, sendJson } from '../util/respond.js';
-import { type ClientTokenOptions, getClientCredential, refuseClientToken } from './client-token.js';
-import { bodyless, parseTarget, requestHeaders, responseHeaders, type Target, upstreamPath } from './upstream.js';
+import type { ClientTokenOptions } from './client-token.js';
+import { type Credential, credentialOf, type RemoteApiToken, renewed } from './credentials.js';
 
-/** Which access token `remoteApi` attaches. */
-export type RemoteApiToken = 'user' | 'client' | 'userOrClient' | 'userOrNone' | 'none';
+export type { RemoteApiToken } from './credentials.js';
+
+import { bodyless, parseTarget, requestHeaders, responseHeaders, type Target, upstreamPath } from './upstream.js';
 
 export interface RemoteApiOptions {
   /**
@@ -61,8 +61,6 @@ export interface RemoteApiOptions {
 }
 
 const MODES: readonly RemoteApiToken[] = ['user', 'client', 'userOrClient', 'userOrNone', 'none'];
-/** A user token younger than this is not refreshed again after a 401: the upstream refuses it for another reason. */
-const RETRY_MIN_AGE_MS = 1000;
 const debug = debugLog('remote-api');
 /** The browser script's header (as for POST {basePath}/session). */
 const CSRF_HEADER = 'x-oidc-session';
@@ -74,16 +72,6 @@ interface Upstream {
   timeout: number;
   retry: boolean;
   agent: http.Agent;
-}
-
-/**
- * The token of one request and where it came from (none with 'none' and a signed-out 'userOrNone'); `dpop`
- * the session's key when the token is DPoP-bound.
- */
-interface Credential {
-  token?: string;
-  kind?: 'user' | 'client';
-  dpop?: DpopKey;
 }
 
 /**
@@ -157,41 +145,6 @@ function refuse(res: ServerResponse, err: AuthError): void {
   debug('-> %d %s', err.status, err.code);
   res.setHeader('Cache-Control', 'no-store');
   sendJson(res, err.status, err.toJSON());
-}
-
-async function credentialOf(proxy: Upstream, req: IncomingMessage): Promise<Credential> {
-  if (proxy.mode === 'client') return { ...(await getClientCredential(req, proxy.client)), kind: 'client' };
-  const session = await getServerSession(req as never);
-  if (session?.accessToken) return userCredential(req, session.accessToken, session.tokenType);
-  if (proxy.mode === 'userOrClient') return { ...(await getClientCredential(req, proxy.client)), kind: 'client' };
-  if (proxy.mode === 'userOrNone') return {};
-  if (session?.error === 'RefreshAccessTokenUnavailable') {
-    throw new AuthError(
-      ErrorCodes.REFRESH_UNAVAILABLE,
-      503,
-      'the identity provider cannot be reached to refresh the session; retry shortly',
-    );
-  }
-  throw session
-    ? new AuthError(ErrorCodes.REFRESH_FAILED, 401, 'the session can no longer be refreshed; sign in again')
-    : new AuthError(ErrorCodes.UNAUTHENTICATED, 401, 'sign in first');
-}
-
-/** A fresh token after the upstream refused `used`, or undefined when there is none newer. */
-async function renewed(proxy: Upstream, req: IncomingMessage, used: Credential): Promise<Credential | undefined> {
-  if (used.kind === 'client') {
-    refuseClientToken(req, proxy.client, used.token!);
-    const next = await getClientCredential(req, proxy.client);
-    return next.token === used.token ? undefined : { ...next, kind: 'client' };
-  }
-  const session = await refreshServerSession(req as never, RETRY_MIN_AGE_MS);
-  return session?.accessToken && session.accessToken !== used.token
-    ? userCredential(req, session.accessToken, session.tokenType)
-    : undefined;
-}
-
-async function userCredential(req: IncomingMessage, token: string, type: 'Bearer' | 'DPoP'): Promise<Credential> {
-  return { token, kind: 'user', dpop: type === 'DPoP' ? await dpopKeyOf(req as never) : undefined };
 }
 
 /** What the DPoP proof names: the upstream URL without its query (RFC 9449 §4.2). */
