@@ -5,7 +5,7 @@
  * itself, so a background poll (`X-Session-Peek`) cannot extend a session, and a plain read costs one call.
  */
 import session, { type SessionData, type Store } from 'express-session';
-import { withDeadline } from '../util/deadline.js';
+import { callWithDeadline, withDeadline } from '../util/deadline.js';
 
 type Callback<T = unknown> = (err?: unknown, value?: T) => void;
 type Admit = (sid: string, sess: SessionData, ttlMs: number) => Promise<boolean>;
@@ -63,14 +63,6 @@ export class GuardedStore extends session.Store {
       run((err, value) => cb?.(err, value));
       return;
     }
-    const pending = new Promise<T>((resolve, reject) => {
-      const result = run((err, value) => (err ? reject(err) : resolve(value as T))) as unknown;
-      // connect-redis returns a promise and also calls back; a rejection must not go unhandled.
-      if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(reject);
-    });
-    withDeadline(pending, this.timeoutMs, `session store ${op}`, undefined, SESSION_OPERATIONS[op]).then(
-      (value) => cb?.(undefined, value),
-      (err: unknown) => cb?.(err),
-    );
+    callWithDeadline(run, this.timeoutMs, `session store ${op}`, SESSION_OPERATIONS[op], (err, value) => cb?.(err, value));
   }
 }

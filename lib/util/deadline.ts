@@ -48,6 +48,39 @@ export function withDeadline<T>(
   });
 }
 
+/**
+ * The same deadline for a callback-style call (an express-session Store's), without a promise per call: the
+ * session store is read on every request. `cb` is called exactly once.
+ */
+export function callWithDeadline<T>(
+  run: (done: (err?: unknown, value?: T) => void) => unknown,
+  timeoutMs: number,
+  what: string,
+  operation: string,
+  cb: (err?: unknown, value?: T) => void,
+): void {
+  const startedAt = clock();
+  let settled = false;
+  const finish = (err?: unknown, value?: T): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    recordStoreCall(operation, startedAt);
+    cb(err === undefined || err === null ? undefined : storeError(err, what), value);
+  };
+  const timer = setTimeout(
+    () => finish(new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `${what} did not answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    const result = run(finish) as unknown;
+    // connect-redis returns a promise and also calls back; a rejection must not go unhandled.
+    if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(finish);
+  } catch (err) {
+    finish(err);
+  }
+}
+
 /** A store failure as the coded 503 every caller handles. */
 export function storeError(err: unknown, what: string): AuthError {
   return isAuthError(err) ? err : new AuthError(ErrorCodes.STORE_UNAVAILABLE, 503, `${what} failed`, { cause: err });
