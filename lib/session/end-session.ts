@@ -41,7 +41,8 @@ export async function endSessionById(
   state: OidcSessionState,
   { blob = true, revoke = 'await' }: { blob?: boolean; revoke?: Revocation } = {},
 ): Promise<TokenRecord | null> {
-  const record = await ctx.tokens.get(sessionId).catch(() => null);
+  // From the store, not this process's cache: the refresh token to revoke is the live one, wherever it was rotated.
+  const record = await ctx.tokens.read(sessionId).catch(() => null);
   await ctx.tokens.destroy(sessionId);
   ctx.jwt.forget(state.jsid);
   await ctx.index.remove(sessionId, state);

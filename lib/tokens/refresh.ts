@@ -83,7 +83,8 @@ export class Refresher {
     const { sessionId } = subject;
     // The newest this process has seen: its cache may have been dropped (a reconnect) while the store went back in time.
     const seen = this.tokens.latest(sessionId, given);
-    const lockTtl = this.config.httpTimeout * 2 + 2000;
+    // Longer than a grant can take: the token request, its DPoP nonce retry and the JWKS fetch for a new ID token.
+    const lockTtl = this.config.httpTimeout * 4 + 2000;
     const deadline = Date.now() + lockTtl + 1000;
     const waitStart = clock();
     for (;;) {
@@ -145,7 +146,7 @@ export class Refresher {
     let next: TokenRecord;
     try {
       const meta = await this.discovery.get();
-      debug('refresh grant for a session of %s', subject.sub);
+      debug('refresh grant');
       // With DPoP the proof is made with the key in the record, so any instance holding the lock can send it.
       const dpopKey = current.dpopKey as DpopKey | undefined;
       const t = await tokenRequest(
@@ -175,16 +176,42 @@ export class Refresher {
         idTokenExpires,
         ...(dpopKey ? { dpopKey, tokenType: t.token_type?.toLowerCase() === 'dpop' ? ('DPoP' as const) : ('Bearer' as const) } : {}),
       };
-      if (!(await this.save(subject, next, current.v))) return this.orphaned(subject, next);
-      fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
-      return next;
     } catch (err) {
+      return this.failed(subject, current, err, outcome === undefined ? count : undefined, span);
+    }
+    let saved: boolean;
+    try {
+      saved = await this.save(subject, next, current.v);
+    } catch (err) {
+      // The IdP has rotated the refresh token: the old one in the store is dead. Never record this as an IdP
+      // failure over the old record; keep the new one as the newest seen, which the next refresh under the lock
+      // writes back (restore), and answer unavailable for now.
+      this.tokens.noteNewest(subject.sessionId, next);
+      failSpan(span, err);
+      throw err;
+    }
+    if (!saved) return this.orphaned(subject, next);
+    fire(config.events.refresh, { ...info, accessTokenExpires: next.accessTokenExpires }, 'refresh');
+    return next;
+  }
+
+  /** The grant failed: a dead refresh token ends the credentials, an IdP that is down starts a back-off. */
+  private async failed(
+    subject: RefreshSubject,
+    current: TokenRecord,
+    err: unknown,
+    count: ((o: RefreshOutcome) => void) | undefined,
+    span: Span,
+  ): Promise<TokenRecord | null> {
+    const { config } = this;
+    const info = { req: subject.req, sub: subject.sub, sid: subject.sid };
+    let next: TokenRecord;
+    {
       const badIdToken = isAuthError(err) && err.code === ErrorCodes.ID_TOKEN_INVALID;
       const terminal =
         badIdToken || (isAuthError(err) && (err.code === ErrorCodes.REFRESH_FAILED || err.code === ErrorCodes.TOKEN_EXCHANGE_FAILED));
-      // Counted once (a failed save after a good grant is not a second grant); a bad ID token ends the grant's
-      // use like a dead refresh token does.
-      if (outcome === undefined) count(terminal ? 'invalid_grant' : 'unavailable');
+      // A bad ID token ends the grant's use like a dead refresh token does.
+      count?.(terminal ? 'invalid_grant' : 'unavailable');
       failSpan(span, err);
       if (!isAuthError(err)) throw err;
       const now = Date.now();
