@@ -160,8 +160,8 @@ export function inSpan<T>(
 }
 
 /**
- * For the API-calling (BFF) routes when they come: one `oidc_session.remote_api` client span per call to a
- * resource server. `attributes` must not name the access token or the user; `server.address` is fine.
+ * One `oidc_session.remote_api` client span per call `remoteApi` proxies to a resource server. `attributes`
+ * must not name the access token or the user; `server.address` is fine.
  * @internal
  */
 export function traceRemoteApi<T>(attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {

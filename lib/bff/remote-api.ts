@@ -8,6 +8,7 @@ import https from 'node:https';
 import { AuthError, ConfigError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog } from '../events.js';
 import { asksForNonce, dpopProof, rememberNonce } from '../oidc/dpop.js';
+import { traceRemoteApi } from '../telemetry.js';
 import { type NodeHandler, sendJson } from '../util/respond.js';
 import type { ClientTokenOptions } from './client-token.js';
 import { type Credential, credentialOf, type RemoteApiToken, renewed } from './credentials.js';
@@ -123,21 +124,33 @@ export function remoteApi(target: string | URL, options: RemoteApiOptions = {}):
       refuse(res, new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the request path is not allowed'));
       return;
     }
-    if (mode === 'none') {
-      send(proxy, req, res, path, {}, 0);
-      return;
-    }
-    credentialOf(proxy, req)
-      .then(
-        (credential) => {
-          if (credential) send(proxy, req, res, path, credential, 0);
-        },
-        (err: unknown) => {
-          if (isAuthError(err) && err.status !== 500) refuse(res, err as AuthError);
-          else next(err);
-        },
-      )
-      .catch(next);
+    // One client span per proxied call, ended when the browser's response is done (or its connection gone).
+    const attributes = { 'http.request.method': req.method ?? 'GET', 'server.address': proxy.target.host, 'oidc_session.token': mode };
+    void traceRemoteApi(
+      attributes,
+      (span) =>
+        new Promise<void>((resolve) => {
+          res.once('close', () => {
+            span.setAttribute('http.response.status_code', res.statusCode);
+            resolve();
+          });
+          if (mode === 'none') {
+            send(proxy, req, res, path, {}, 0);
+            return;
+          }
+          credentialOf(proxy, req)
+            .then(
+              (credential) => {
+                if (credential) send(proxy, req, res, path, credential, 0);
+              },
+              (err: unknown) => {
+                if (isAuthError(err) && err.status !== 500) refuse(res, err as AuthError);
+                else next(err);
+              },
+            )
+            .catch(next);
+        }),
+    );
   };
 }
 

@@ -9,11 +9,13 @@ import { MeterProvider, type MetricData, MetricReader } from '@opentelemetry/sdk
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import createDebug from 'debug';
 import session from 'express-session';
+import { remoteApi } from '../../lib/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { restoreClock, shiftClock } from '../helpers/clock.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { followRedirects, login, request, startLogin } from '../helpers/login.js';
 import { startProvider, type TestProvider } from '../helpers/op.js';
+import { type Listening, listen } from '../helpers/server.js';
 import { idClaimsOf, sessionIdOf, sessionOf } from '../security/support.js';
 
 /** A pull reader: the test collects when it wants to look. */
@@ -43,12 +45,17 @@ let timed: TestApp;
 /** Every token and session id seen during the test: none may appear in an attribute. */
 const secrets = new Set<string>();
 
+let upstream: Listening;
+
 beforeAll(async () => {
   op = await startProvider({ accessTokenTtl: 2 });
+  upstream = await listen((_req, res) => res.end('{}'));
   // An app's own express-session Store: its calls go through withDeadline, so store.duration is recorded.
   const warn = jest.spyOn(console, 'warn').mockImplementation(() => {}); // "`store` is neither Redis nor …"
   try {
-    app = await startApp(op, { idpLogout: false, store: new session.MemoryStore() });
+    app = await startApp(op, { idpLogout: false, store: new session.MemoryStore() }, (target) => {
+      target.use('/api/up', remoteApi(upstream.url));
+    });
   } finally {
     warn.mockRestore();
   }
@@ -58,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await timed?.close();
+  await upstream?.close();
   await op?.stop();
   await meterProvider.shutdown();
   await tracerProvider.shutdown();
@@ -189,6 +197,18 @@ describe('telemetry', () => {
         .slice(spansBefore)
         .map((s) => s.attributes.endpoint),
     ).toContain('token');
+  });
+
+  it('traces each call remoteApi proxies as an oidc_session.remote_api client span, with its method and status', async () => {
+    const jar = await signIn();
+    const before = finished('oidc_session.remote_api').length;
+    const res = await request(`${app.url}/api/up/orders`, { jar, headers: { 'x-oidc-session': '1' } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [span] = finished('oidc_session.remote_api').slice(before);
+    expect(span?.kind).toBe(2); // SpanKind.CLIENT
+    expect(span?.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.response.status_code': 200 });
   });
 
   it('counts sessions ended by logout, by a dead refresh token, and by back-channel logout', async () => {
