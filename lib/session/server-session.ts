@@ -49,7 +49,9 @@ function load(ctx: OidcContext, req: Request, record?: TokenRecord | null): Prom
   const cached = record ?? ctx.tokens.peek(req.sessionID);
   if (cached) {
     const fresh = ctx.refresher.ensureFresh(subjectOf(ctx, req, state), cached);
-    const jwtClaims = { sub: state.sub, sid: state.sid ?? state.jsid };
+    // The JWT names the session by its opaque jsid, never the IdP sid: the JWT travels to the browser and to other
+    // services, and the IdP sid is what front-channel logout takes to end the session.
+    const jwtClaims = { sub: state.sub, sid: state.jsid };
     const minted = fresh instanceof Promise ? undefined : ctx.jwt.peek(state.jsid, jwtClaims);
     if (minted && !(fresh instanceof Promise)) return finish(ctx, req, state, user, fresh, minted);
   }
@@ -68,7 +70,7 @@ async function loadSlow(
   if (!record) return dropHalfSession(req);
   let minted: MintedJwt | undefined;
   try {
-    minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.sid ?? state.jsid });
+    minted = await ctx.jwt.get(state.jsid, { sub: state.sub, sid: state.jsid });
   } catch (err) {
     // The session stands without its JWT (the key store may be down); the browser hears of it as 'JwtError'.
     debug('session JWT could not be minted: %s', (err as Error).message);

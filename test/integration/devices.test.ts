@@ -133,6 +133,9 @@ describe('front-channel logout', () => {
   it("iss + sid: ends that IdP session's sessions on every instance; a frameable no-store page", async () => {
     const jar = await signIn(a, 'hana', 'Browser/1.0');
     const sid = await sidOf(a, jar);
+    // What reaches the browser and other services (the session JWT) never names the IdP sid this route takes.
+    const { jwtPayload } = (await (await request(`${a.url}/api/tokens`, { jar })).json()) as { jwtPayload: { sid: string } };
+    expect(jwtPayload.sid).not.toBe(sid);
     const url = new URL(`${b.url}/auth/frontchannel-logout`);
     url.searchParams.set('iss', op.issuer);
     url.searchParams.set('sid', sid);
