@@ -14,6 +14,9 @@ import { sessionOfHandle } from './list-sessions.js';
 
 const debug = debugLog('session');
 
+/** Sessions ended at once by one revocation (each does a few store calls and a revocation at the IdP). */
+const ENDING_CONCURRENCY = 8;
+
 export type RevokeQuery =
   | { sub: string; sid?: undefined; handle?: undefined }
   | { sid: string; sub?: undefined; handle?: undefined }
@@ -92,7 +95,7 @@ export async function destroyMatchingSessions(
   if (query.sub !== undefined) for (const id of await ctx.index.members({ sub: query.sub })) ids.add(id);
   ids.delete(ownId as string);
   let ended = 0;
-  for (const id of ids) {
+  const endOne = async (id: string): Promise<void> => {
     // Read first: the index may list sessions that already expired (not counted), and the blob says which
     // other index entries (the user's, or the IdP session's) point at it.
     const blob = (await ctx.store.getAsync(id)) as { oidc?: OidcSessionState } | null;
@@ -104,7 +107,14 @@ export async function destroyMatchingSessions(
       await endSessionById(ctx, id, blob.oidc);
       countEnded(reason);
     }
-  }
+  };
+  // A few at a time: each waits for its revocation at the IdP, and an IdP's back-channel call has a deadline.
+  const queue = [...ids];
+  await Promise.all(
+    Array.from({ length: Math.min(ENDING_CONCURRENCY, queue.length) }, async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await endOne(id);
+    }),
+  );
   if (ownId !== undefined) {
     await endOwnSession(ctx, req!);
     ended++;

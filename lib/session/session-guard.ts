@@ -21,6 +21,8 @@ export function createSessionGuard(ctx: OidcContext) {
   const every = seenEvery(config);
   return function oidcSessionGuard(req: Request, res: Response, next: NextFunction): void {
     (req as ContextRequest)[CTX] = ctx;
+    // Express links the response to the request; under Connect and node:http sessionScript() finds it here too.
+    if (!(req as { res?: unknown }).res) (req as { res?: unknown }).res = res;
     noStoreOnNewCookie(req, res, config.cookieName);
     // Once per request prototype (Express gives each app its own), not a property write per request.
     if (req.getServerSession !== getServerSessionMethod) {
