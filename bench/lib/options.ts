@@ -19,6 +19,11 @@ export interface BenchOptions {
    * and a herd of 1000 on one core takes 1-4 s here, so the fresh-token herd needs 10 s to stay fresh.
    */
   herdTtl: number;
+  /** concurrent requests in the scale-out herd of scenario 7 (3-master Redis Cluster, 4 app processes) */
+  clusterHerdSize: number;
+  clusterHerdRounds: number;
+  /** access-token lifetime for the scale-out herd, s: its fresh herd must end before half of it */
+  clusterHerdTtl: number;
   /** concurrent getClientToken calls in the client-credentials herd (scenario 13) */
   clientHerdSize: number;
   /** bytes of the response streamed through ours in scenario 12 */
@@ -76,6 +81,9 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     herdSize: Math.round(num(env, 'BENCH_HERD', 1000)),
     herdRounds: Math.round(num(env, 'BENCH_HERD_ROUNDS', 3)),
     herdTtl: num(env, 'BENCH_HERD_TTL', 10),
+    clusterHerdSize: Math.round(num(env, 'BENCH_CLUSTER_HERD', 5000)),
+    clusterHerdRounds: Math.round(num(env, 'BENCH_CLUSTER_ROUNDS', 2)),
+    clusterHerdTtl: num(env, 'BENCH_CLUSTER_TTL', 20),
     clientHerdSize: Math.round(num(env, 'BENCH_CLIENT_HERD', 500)),
     streamBytes: Math.round(num(env, 'BENCH_STREAM_MB', 10) * 1024 * 1024),
     memSessions: Math.round(num(env, 'BENCH_MEM_SESSIONS', 100_000)),

@@ -10,6 +10,7 @@ import type { Machine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import { median } from './stats.js';
 import { STREAM_RSS_BUDGET, streamGrowth, summarizeHerd, summarizeMemory, summarizeThroughput, type Target, targets } from './summary.js';
+import { REALISTIC_AT_BYTES, REALISTIC_ID_TOKEN_BYTES, REALISTIC_RT_BYTES } from './tokens.js';
 
 export interface BenchReport {
   machine: Machine;
@@ -17,6 +18,8 @@ export interface BenchReport {
   minutes: number;
   throughput: ThroughputResult | null;
   herd: HerdResult | null;
+  /** scenario 7's scale-out herd on a 3-master Redis Cluster */
+  clusterHerd?: HerdResult | null;
   sizes: SizeRow[] | null;
   memory: MemoryRun[] | null;
   storage?: StorageResult | null;
@@ -43,14 +46,24 @@ export function renderTargets(list: Target[]): string {
   );
 }
 
-/** Which target row of the summary each run is judged by. */
-const TARGET_OF: Record<string, string> = { 'ours-mem': '3 vs 2', 'eoc-cookie': '3 vs 4', 'ours-redis': '5', 'ours-json': '6' };
-
+/** The target rows of the summary that judge this run (Target.key), each as "<measured> <needed> …: met". */
 function targetCell(key: string, list: Target[]): string {
-  const t = list.find((x) => x.scenario === TARGET_OF[key]);
-  if (!t) return '';
-  const what = key === 'eoc-cookie' ? `ours ÷ this ${t.measured}, ${t.needed}` : `${t.needed}`;
-  return `${what}: ${verdict(t.met)}`;
+  return list
+    .filter((x) => x.key === key)
+    .map((t) => {
+      const what = key === 'eoc-cookie' ? `ours ÷ this ${t.measured}, ${t.needed}` : `${t.measured} ${targetBase(t)} ${t.needed}`;
+      return `${what}: ${verdict(t.met)}`;
+    })
+    .join('; ');
+}
+
+/** The divisor a target names, shortened for the table: `sess-only`, `sess-mem`, … */
+function targetBase(t: Target): string {
+  if (t.what.includes('`sess-only`')) return '÷ `sess-only`';
+  if (t.what.includes('memory store')) return '÷ `ours-mem`';
+  if (t.what.includes('connect-redis')) return '÷ `sess-redis`';
+  if (t.what.includes('same JSON')) return '÷ `sess-json`';
+  return '÷ `sess-mem`';
 }
 
 function renderThroughput(t: ThroughputResult, opts: BenchOptions, list: Target[]): string {
@@ -66,18 +79,20 @@ function renderThroughput(t: ThroughputResult, opts: BenchOptions, list: Target[
       ? `**${s.ratio.median.toFixed(2)}×** \`${s.ratio.baseline}\` (${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)})`
       : 'baseline',
     s.xExpress === undefined ? '' : s.xExpress.toFixed(2),
+    s.xSessOnly === undefined ? '' : s.xSessOnly.toFixed(2),
     targetCell(s.run.key, list),
     s.bad ? `${s.bad} errors/non-2xx!` : '',
   ]);
   const tb = t.tokenBytes;
-  return `${table(['#', 'contender', 'route', 'median req/s', 'min–max', 'p99 ms', 'server CPU µs/req', '× baseline (range over rounds)', '× Express', 'target', ''], rows)}
+  return `${table(['#', 'contender', 'route', 'median req/s', 'min–max', 'p99 ms', 'server CPU µs/req', '× baseline (range over rounds)', '× Express', '× `sess-only`', 'target', ''], rows)}
 
 ${opts.rounds} rounds × ${opts.duration} s per run, ${opts.connections} connections, after a ${opts.warmup} s warm-up per run; runs interleaved in the order above in every round. Ratios are the median over rounds of (run ÷ its baseline's run in the same round). Server CPU is the server process's user+system time divided by the requests served (Linux /proc, 10 ms ticks).
 
-**Tokens:** every contender carries the tokens oidc-provider really issues here: access token ${tb.accessToken} B, refresh token ${tb.refreshToken} B, ID token ${tb.idToken} B. Ours keeps them in its \`tok:<sid>\` record; the baseline's bench-only \`POST /__login\` stores *the same strings* in its session (beside the same user object), so both stores hold the same bytes; express-openid-connect holds them in its encrypted cookie${tb.eocCookie ? ` (${int(tb.eocCookie)} B Cookie header)` : ''}. perf.md's 3×900 B tokens are not used: ours cannot be given inflated tokens without bypassing its login, so the baseline is given ours' real ones instead. Provider access-token lifetime 3600 s: no refresh happens during these runs.`;
+**Tokens (realistic, issue 13):** a **${tb.accessToken} B JWT access token** (RS256, Entra-like claims and group ids, re-minted by the bench's provider process at its token endpoint, as in scenario 11), a **${tb.idToken} B ID token** (oidc-provider with \`conformIdTokenClaims: false\` and profile claims: names, email, tenant and object ids, roles, a group id; the session's user is these claims, there is no userinfo endpoint) and the provider's ${tb.refreshToken} B opaque refresh token. Every contender carries these: ours keeps them in its \`tok:<sid>\` record; the baselines' bench-only \`POST /__login\` stores *the same strings* in their session (beside the same user object), so every store holds the same bytes; express-openid-connect holds them in its encrypted cookie${tb.eocCookie ? ` (${int(tb.eocCookie)} B Cookie header)` : ''}. The previous release's rows with the provider's 43 B opaque access token and 624 B ID token are in git history (bench/RESULTS.md); they are not re-run, to keep the bench under 12 minutes. Provider access-token lifetime 3600 s: no refresh happens during these runs.`;
 }
 
-function renderHerd(h: HerdResult): string {
+function renderHerd(h: HerdResult, single?: HerdResult | null): string {
+  const cluster = h.topology === 'cluster';
   const s = summarizeHerd(h);
   const rows = h.rounds.map((r, i) => [
     String(i + 1),
@@ -103,7 +118,7 @@ function renderHerd(h: HerdResult): string {
   ]);
   return `${table(['round', 'refresh grants (expired herd)', 'grants during fresh herd', 'expired token p50 / p99 ms', 'fresh token p50 / p99 ms', 'wall ms expired / fresh', 'failed requests', 'grants revoked', 'Redis commands expired / fresh'], rows)}
 
-${h.size} concurrent requests per herd, round-robin over ${HERD_INSTANCES} app processes of ours (all on CPU 0) sharing one redis-server; one sign-in per round; provider access tokens live ${h.ttl} s with rotating refresh tokens; grants counted at the provider (\`refresh_token.consumed\`). The fresh herd runs right after sign-in, the expired herd 50 ms after the token's expiry. A lone refresh_token grant at this provider takes **${h.refreshRtt.toFixed(1)} ms** (median of 5): the "one refresh round trip" of the target. Latency here is mostly queueing: ${h.size} requests wait for one core.`;
+${h.size} concurrent requests per herd, round-robin over ${HERD_INSTANCES} app processes of ours (all on CPU 0) sharing ${cluster ? 'a Redis Cluster of 3 masters (no replicas; each process passes `createCluster({ rootNodes, RESP: 3, clientSideCache })` as `redis`)' : 'one redis-server'}; one sign-in per round; provider access tokens live ${h.ttl} s with rotating refresh tokens; grants counted at the provider (\`refresh_token.consumed\`). The fresh herd runs right after sign-in, the expired herd 50 ms after the token's expiry. A lone refresh_token grant at this provider takes **${h.refreshRtt.toFixed(1)} ms** (median of 5): the "one refresh round trip" of the target. Latency here is mostly queueing: ${h.size} requests wait for one core.${cluster && single ? ` Against the single-server herd above (${single.size} requests): expired-token p99 ${summarizeHerd(h).expiredP99.toFixed(0)} vs ${summarizeHerd(single).expiredP99.toFixed(0)} ms, fresh-token p99 ${summarizeHerd(h).freshP99.toFixed(0)} vs ${summarizeHerd(single).freshP99.toFixed(0)} ms, with ${(h.size / single.size).toFixed(1)}× the requests.` : ''}`;
 }
 
 function renderSizes(rows: SizeRow[]): string {
@@ -151,7 +166,7 @@ function renderMemory(runs: MemoryRun[], ttl: number): string {
     ]),
   )}
 
-${int(runs[0]?.sessions ?? 0)} sessions per store, each in a fresh \`node --expose-gc\` process, measured after 4 × gc(); tokens are 900 random base64url characters each (as perf.md). Sessions get a ${ttl} s lifetime (short only to keep the wait short; the size does not depend on it), then the process waits ${ttl} s + 2.5 s: ours' sweep (every second here) drops them, express-session's MemoryStore deletes an expired session only when someone reads it, so in a running app it never does.`;
+${int(runs[0]?.sessions ?? 0)} sessions per store, each in a fresh \`node --expose-gc\` process, measured after 4 × gc(); tokens have issue 13's realistic sizes, as random base64url characters: access token ${REALISTIC_AT_BYTES} B, ID token ${REALISTIC_ID_TOKEN_BYTES} B, refresh token ${REALISTIC_RT_BYTES} B (perf.md used 3 × 900 B; the previous release's rows are in git history). Sessions get a ${ttl} s lifetime (short only to keep the wait short; the size does not depend on it), then the process waits ${ttl} s + 2.5 s: ours' sweep (every second here) drops them, express-session's MemoryStore deletes an expired session only when someone reads it, so in a running app it never does.`;
 }
 
 function renderStorage(s: StorageResult): string {
@@ -174,7 +189,7 @@ function renderStorage(s: StorageResult): string {
     ],
   )}
 
-Counted in the stores, with the real provider's tokens (${s.sessions} sessions, one user each): the blob, the token record and the user's and IdP session's index sets.`;
+Counted in the stores, with the realistic tokens of 1–6 (a ~1.2 KB JWT access token, a ~1 KB ID token; ${s.sessions} sessions, one user each): the blob, the token record and the user's and IdP session's index sets.`;
 }
 
 function renderProxy(p: ProxyResult, opts: BenchOptions, list: Target[]): string {
@@ -303,6 +318,7 @@ export function renderReport(r: BenchReport, opts: BenchOptions): string {
     `- **Versions:** ${Object.entries(m.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
+    `- **Tokens:** realistic (issue 13) in 1–6, 9 and 10: ${r.throughput ? `a ${r.throughput.tokenBytes.accessToken} B JWT access token, a ${r.throughput.tokenBytes.idToken} B ID token and a ${r.throughput.tokenBytes.refreshToken} B refresh token as the provider issued them in 1–6` : `a ~${REALISTIC_AT_BYTES} B JWT access token and a ~${REALISTIC_ID_TOKEN_BYTES} B ID token`} (scenario 9: ${REALISTIC_AT_BYTES} / ${REALISTIC_ID_TOKEN_BYTES} / ${REALISTIC_RT_BYTES} B); 11–14 a ~1.5 KB JWT access token; 7 and 13 the provider's 43 B opaque tokens. No small-token rows: the previous release's are in git history.`,
     '',
     '## Targets',
     '',
@@ -310,6 +326,7 @@ export function renderReport(r: BenchReport, opts: BenchOptions): string {
   ];
   if (r.throughput) parts.push('', '## 1–6. Authenticated GET throughput', '', renderThroughput(r.throughput, opts, r.targets));
   if (r.herd) parts.push('', '## 7. Refresh herd', '', renderHerd(r.herd));
+  if (r.clusterHerd) parts.push('', '## 7, scale-out. Refresh herd on a 3-master Redis Cluster', '', renderHerd(r.clusterHerd, r.herd));
   if (r.sizes) parts.push('', '## 8. Browser script size', '', renderSizes(r.sizes));
   if (r.memory) parts.push('', '## 9. Memory for many sessions', '', renderMemory(r.memory, opts.memTtl));
   if (r.storage) parts.push('', '## 10. Storage', '', renderStorage(r.storage));

@@ -22,6 +22,8 @@ export interface RunSummary {
   ratio?: { median: number; min: number; max: number; baseline: string };
   /** ×bare Express, same pairing */
   xExpress?: number;
+  /** ×`sess-only` (express-session alone, the ceiling of anything built on it), same pairing */
+  xSessOnly?: number;
   bad: number;
 }
 
@@ -33,6 +35,8 @@ export interface Target {
   /** null when it could not be measured in this run */
   met: boolean | null;
   margin: string;
+  /** the throughput run (RunSpec key) this target judges, for the table's target column */
+  key?: string;
 }
 
 export function pairedRatio(
@@ -65,6 +69,7 @@ export function summarizeThroughput(result: ThroughputResult): RunSummary[] {
       cpuUsPerReq: median(s.map((x) => x.cpuUsPerReq)),
       ratio: ratio && run.baseline ? { ...ratio, baseline: run.baseline } : undefined,
       xExpress: run.key === 'express' ? 1 : pairedRatio(result, run.key, 'express')?.median,
+      xSessOnly: run.key === 'sess-only' ? 1 : pairedRatio(result, run.key, 'sess-only')?.median,
       bad: s.reduce((n, x) => n + x.errors + x.non2xx + x.timeouts, 0),
     };
   });
@@ -72,9 +77,10 @@ export function summarizeThroughput(result: ThroughputResult): RunSummary[] {
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%`;
 
-function ratioTarget(scenario: string, what: string, r: { median: number } | undefined, needed: number): Target {
-  if (!r) return { scenario, what, measured: 'not run', needed: `≥ ${needed.toFixed(2)}×`, met: null, margin: '' };
+function ratioTarget(scenario: string, what: string, r: { median: number } | undefined, needed: number, key?: string): Target {
+  if (!r) return { scenario, what, measured: 'not run', needed: `≥ ${needed.toFixed(2)}×`, met: null, margin: '', key };
   return {
+    key,
     scenario,
     what,
     measured: `${r.median.toFixed(2)}×`,
@@ -134,6 +140,11 @@ export function summarizeMemory(runs: MemoryRun[]): MemorySummary[] {
   });
 }
 
+/** Issue 13: ours ≥ 0.97× express-session alone (authenticated GET), `GET /auth/session` ≥ 0.9× of it. */
+export const OURS_VS_SESS_ONLY = 0.97;
+export const JSON_VS_SESS_ONLY = 0.9;
+/** Issue 13: ours with Redis (a hot session costs no Redis command) ≥ 0.95× ours with the memory store. */
+export const REDIS_VS_MEMORY = 0.95;
 /** Back near the start: at most this share of the fill's RSS growth may remain after expiry. */
 export const NEAR_START = 0.1;
 export const CLIENT_BUDGET_GZ = 2500;
@@ -153,6 +164,8 @@ export function streamGrowth(p: ProxyResult): number {
 export function targets(input: {
   throughput?: ThroughputResult | null;
   herd?: HerdResult | null;
+  /** the scale-out herd: the same on a 3-master Redis Cluster */
+  clusterHerd?: HerdResult | null;
   sizes?: SizeRow[] | null;
   memory?: MemoryRun[] | null;
   storage?: StorageResult | null;
@@ -163,38 +176,76 @@ export function targets(input: {
   const t = input.throughput;
   if (t) {
     const has = (k: string) => t.runs.some((r) => r.key === k);
-    if (has('ours-mem'))
-      out.push(ratioTarget('3 vs 2', 'ours ÷ express-session + passport (memory)', pairedRatio(t, 'ours-mem', 'sess-mem'), 1));
+    if (has('ours-mem') && has('sess-only'))
+      out.push(
+        ratioTarget(
+          '3 vs 2',
+          'ours ÷ `sess-only` (express-session alone, no passport: the ceiling)',
+          pairedRatio(t, 'ours-mem', 'sess-only'),
+          OURS_VS_SESS_ONLY,
+          'ours-mem',
+        ),
+      );
+    if (has('ours-mem') && has('sess-mem'))
+      out.push(ratioTarget('3 vs 2', 'ours ÷ express-session + passport (memory)', pairedRatio(t, 'ours-mem', 'sess-mem'), 1, 'ours-mem'));
     if (has('eoc-cookie'))
-      out.push(ratioTarget('3 vs 4', 'ours ÷ express-openid-connect (cookie)', pairedRatio(t, 'ours-mem', 'eoc-cookie'), 1.5));
+      out.push(
+        ratioTarget('3 vs 4', 'ours ÷ express-openid-connect (cookie)', pairedRatio(t, 'ours-mem', 'eoc-cookie'), 1.5, 'eoc-cookie'),
+      );
     if (has('ours-redis'))
-      out.push(ratioTarget('5', 'ours ÷ express-session + connect-redis + passport', pairedRatio(t, 'ours-redis', 'sess-redis'), 1));
-    if (has('ours-json'))
+      out.push(
+        ratioTarget('5', 'ours ÷ express-session + connect-redis + passport', pairedRatio(t, 'ours-redis', 'sess-redis'), 1, 'ours-redis'),
+      );
+    if (has('ours-redis') && has('ours-mem'))
+      out.push(
+        ratioTarget(
+          '5 vs 3',
+          'ours with Redis (client-side caching) ÷ ours with the memory store',
+          pairedRatio(t, 'ours-redis', 'ours-mem'),
+          REDIS_VS_MEMORY,
+          'ours-redis',
+        ),
+      );
+    if (has('ours-json') && has('sess-only'))
+      out.push(
+        ratioTarget(
+          '6 vs 2',
+          'ours `GET /auth/session` ÷ `sess-only` `GET /me`',
+          pairedRatio(t, 'ours-json', 'sess-only'),
+          JSON_VS_SESS_ONLY,
+          'ours-json',
+        ),
+      );
+    if (has('ours-json') && has('sess-json'))
       out.push(
         ratioTarget(
           '6',
           'ours `GET /auth/session` ÷ the same JSON from express-session + passport',
           pairedRatio(t, 'ours-json', 'sess-json'),
           1,
+          'ours-json',
         ),
       );
   }
-  if (input.herd) {
-    const h = summarizeHerd(input.herd);
+  for (const herd of [input.herd, input.clusterHerd]) {
+    if (!herd) continue;
+    const h = summarizeHerd(herd);
+    const cluster = herd.topology === 'cluster';
+    const scenario = cluster ? '7 (Cluster)' : '7';
     const exactlyOne = h.grants.every((g) => g === 1) && h.revoked === 0 && h.failed === 0;
     out.push({
-      scenario: '7',
-      what: `refresh grants per herd of ${input.herd.size} (each round)`,
+      scenario,
+      what: `refresh grants per herd of ${herd.size}${cluster ? ' on a 3-master Redis Cluster' : ''} (each round)`,
       measured: `${h.grants.join(', ')}${h.revoked ? `; ${h.revoked} grants revoked` : ''}${h.failed ? `; ${h.failed} failed requests` : ''}`,
       needed: 'exactly 1, no failures',
       met: exactlyOne,
       margin: '',
     });
     out.push({
-      scenario: '7',
+      scenario,
       what: 'herd p99 with an expired token vs fresh p99 + one refresh + 20 ms',
       measured: `${h.expiredP99.toFixed(0)} ms`,
-      needed: `≤ ${h.allowedP99.toFixed(0)} ms (${h.freshP99.toFixed(0)} + ${input.herd.refreshRtt.toFixed(1)} + 20)`,
+      needed: `≤ ${h.allowedP99.toFixed(0)} ms (${h.freshP99.toFixed(0)} + ${herd.refreshRtt.toFixed(1)} + 20)`,
       met: h.expiredP99 <= h.allowedP99,
       margin: `${h.expiredP99 - h.allowedP99 <= 0 ? '' : '+'}${(h.expiredP99 - h.allowedP99).toFixed(0)} ms`,
     });
@@ -248,9 +299,10 @@ export function targets(input: {
     out.push({
       scenario: '10',
       what: 'Redis commands per repeated authenticated request',
-      measured: st.commandsPerRequest.toFixed(2),
-      needed: '≤ 1',
-      met: st.commandsPerRequest <= 1,
+      measured: `${st.commandsPerRequest.toFixed(2)} (${st.requests} requests)`,
+      // Issue 13: a hot session is read from the RESP3 client-side cache, so no command at all.
+      needed: '0',
+      met: st.commandsPerRequest === 0,
       margin: '',
     });
   }

@@ -2,14 +2,17 @@
  * Scenario 7, the refresh herd: 4 app processes sharing one redis-server, one session whose access token
  * has just expired, N concurrent requests spread over the 4 processes. With rotating refresh tokens a
  * second grant for the same token would revoke the user's whole grant, so the provider must see exactly
- * one. The same herd with a fresh token is the latency reference.
+ * one. The same herd with a fresh token is the latency reference. The scale-out variant runs the same herd
+ * (BENCH_CLUSTER_HERD requests, 5,000 by default) against a 3-master Redis Cluster, each app process with its
+ * own `createCluster()` client.
  */
 import http from 'node:http';
 import { createClient } from 'redis';
-import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { startRedis } from '../../test/helpers/redis.js';
 import { getJson, signIn } from '../lib/login.js';
 import type { BenchOptions } from '../lib/options.js';
 import { type Child, startChild } from '../lib/proc.js';
+import { startBenchCluster } from '../lib/redis-cluster.js';
 import { median, percentile } from '../lib/stats.js';
 import type { AppInfo } from '../servers/app.js';
 import type { OpInfo } from '../servers/op.js';
@@ -39,6 +42,8 @@ export interface HerdRound {
 }
 
 export interface HerdResult {
+  /** where the 4 instances keep their state: one redis-server, or a Redis Cluster of 3 masters */
+  topology: 'redis-server' | 'cluster';
   size: number;
   ttl: number;
   rounds: HerdRound[];
@@ -67,13 +72,19 @@ function get(agent: http.Agent, url: URL, cookie: string): Promise<Shot> {
   });
 }
 
-type RedisClient = ReturnType<typeof createClient>;
+/** What the counters need of a node-redis client (structural: its generics differ by options). */
+interface RedisClient {
+  info(section: string): Promise<string>;
+  close(): Promise<unknown>;
+}
 
-/** cmdstat_<name>:calls=N per command, from INFO commandstats. */
-async function commandCounts(client: RedisClient): Promise<Record<string, number>> {
-  const info = await client.info('commandstats');
+/** cmdstat_<name>:calls=N per command, from INFO commandstats, summed over the given nodes (a cluster's masters). */
+async function commandCounts(clients: RedisClient[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  for (const client of clients) {
+    const info = await client.info('commandstats');
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
   return out;
 }
 
@@ -96,7 +107,7 @@ export function formatCommands(counts: Record<string, number>): string {
 }
 
 /** Fires `size` requests at once, round-robin over the instances, over kept-alive sockets. */
-async function fire(targets: { agent: http.Agent; url: URL }[], size: number, cookie: string, redis: RedisClient): Promise<HerdSample> {
+async function fire(targets: { agent: http.Agent; url: URL }[], size: number, cookie: string, redis: RedisClient[]): Promise<HerdSample> {
   const before = await commandCounts(redis);
   const start = performance.now();
   const shots = await Promise.all(
@@ -126,29 +137,64 @@ export interface HerdHooks {
   phase?(name: 'fresh' | 'expired', edge: 'start' | 'end', apps: Child<AppInfo>[]): Promise<void>;
 }
 
-export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promise<HerdResult> {
+export interface HerdSetup {
+  topology: HerdResult['topology'];
+  size: number;
+  rounds: number;
+  /** provider access-token lifetime, s: long enough that the fresh herd ends before half of it */
+  ttl: number;
+}
+
+/** The scale-out herd of the options: BENCH_CLUSTER_HERD requests on a 3-master Redis Cluster. */
+export function clusterSetup(opts: BenchOptions): HerdSetup {
+  return { topology: 'cluster', size: opts.clusterHerdSize, rounds: opts.clusterHerdRounds, ttl: opts.clusterHerdTtl };
+}
+
+export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}, setup?: HerdSetup): Promise<HerdResult> {
   const { nodeArgs } = hooks;
-  let redis: TestRedis | undefined;
-  let stats: RedisClient | undefined;
+  const {
+    topology,
+    size,
+    rounds: herdRounds,
+    ttl,
+  } = setup ?? {
+    topology: 'redis-server',
+    size: opts.herdSize,
+    rounds: opts.herdRounds,
+    ttl: opts.herdTtl,
+  };
+  const cluster = topology === 'cluster';
+  let stopRedis: (() => Promise<void>) | undefined;
+  const stats: RedisClient[] = [];
   let op: Child<OpInfo> | undefined;
   const apps: Child<AppInfo>[] = [];
-  const perInstance = Math.ceil(opts.herdSize / HERD_INSTANCES);
+  const perInstance = Math.ceil(size / HERD_INSTANCES);
   const agents = Array.from(
     { length: HERD_INSTANCES },
     () => new http.Agent({ keepAlive: true, maxSockets: perInstance, maxFreeSockets: perInstance }),
   );
   try {
     opts.log(
-      `setup: redis-server, oidc-provider (access tokens ${opts.herdTtl} s, rotating refresh tokens), ${HERD_INSTANCES} app instances`,
+      `setup: ${cluster ? 'a Redis Cluster of 3 masters' : 'redis-server'}, oidc-provider (access tokens ${ttl} s, rotating refresh tokens), ${HERD_INSTANCES} app instances`,
     );
-    [redis, op] = await Promise.all([
-      startRedis(),
-      startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: opts.herdTtl, rotateRefreshToken: true } }),
+    const [store, provider] = await Promise.all([
+      cluster ? startBenchCluster(3) : startRedis().then((r) => ({ urls: [r.url], stop: () => r.stop() })),
+      startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config: { accessTokenTtl: ttl, rotateRefreshToken: true } }),
     ]);
-    stats = createClient({ url: redis.url });
-    await stats.connect();
+    stopRedis = store.stop;
+    op = provider;
+    for (const url of store.urls) {
+      const client = createClient({ url });
+      await client.connect();
+      stats.push(client as unknown as RedisClient);
+    }
     const jwtKeys = await benchKeys();
-    const config = { contender: 'ours-redis', ...op.info, redisUrl: redis.url, jwtKeys };
+    const config = {
+      contender: 'ours-redis',
+      ...op.info,
+      jwtKeys,
+      ...(cluster ? { redisCluster: store.urls } : { redisUrl: store.urls[0] }),
+    };
     await Promise.all(
       Array.from({ length: HERD_INSTANCES }, async () => {
         apps.push(await startChild<AppInfo>(APP_SCRIPT, { pin: opts.pin, cpu: 0, nodeArgs, config }));
@@ -160,28 +206,28 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
     const login = async () => (await signIn(apps[0]!.info.url, /^oidc\.sid$/)).cookie;
 
     // Warm-up: open every socket and warm the JIT with a fresh token, then let that session expire unseen.
-    await fire(targets, opts.herdSize, await login(), stats);
+    await fire(targets, size, await login(), stats);
 
     const rounds: HerdRound[] = [];
-    for (let round = 1; round <= opts.herdRounds; round++) {
+    for (let round = 1; round <= herdRounds; round++) {
       const cookie = await login();
       // The tokens were issued before login returned, so this is at or after their expiry.
-      const expiresBy = Date.now() + opts.herdTtl * 1000;
+      const expiresBy = Date.now() + ttl * 1000;
       await op.call('resetCounts');
       await hooks.phase?.('fresh', 'start', apps);
-      const fresh = await fire(targets, opts.herdSize, cookie, stats);
+      const fresh = await fire(targets, size, cookie, stats);
       await hooks.phase?.('fresh', 'end', apps);
       const freshGrants = await op.call<number>('count', 'refresh_token.consumed');
       await sleep(expiresBy + 50 - Date.now());
       await op.call('resetCounts');
       await hooks.phase?.('expired', 'start', apps);
-      const expired = await fire(targets, opts.herdSize, cookie, stats);
+      const expired = await fire(targets, size, cookie, stats);
       await hooks.phase?.('expired', 'end', apps);
       const grants = await op.call<number>('count', 'refresh_token.consumed');
       const revoked = await op.call<number>('count', 'grant.revoked');
       rounds.push({ fresh, expired, grants, freshGrants, revoked });
       opts.log(
-        `[herd ${round}/${opts.herdRounds}] ${opts.herdSize} requests over ${HERD_INSTANCES} instances: refresh grants ${grants}` +
+        `[herd${cluster ? ' cluster' : ''} ${round}/${herdRounds}] ${size} requests over ${HERD_INSTANCES} instances: refresh grants ${grants}` +
           `${freshGrants ? ` (+${freshGrants} during the fresh herd!)` : ''}${revoked ? `, ${revoked} grants revoked!` : ''};` +
           ` expired p50/p99 ${expired.p50.toFixed(1)}/${expired.p99.toFixed(1)} ms, fresh ${fresh.p50.toFixed(1)}/${fresh.p99.toFixed(1)} ms` +
           `${expired.failed + fresh.failed ? `, ${expired.failed + fresh.failed} failed requests!` : ''}` +
@@ -189,14 +235,14 @@ export async function runHerd(opts: BenchOptions, hooks: HerdHooks = {}): Promis
       );
     }
     const refreshRtt = await measureRefreshRtt(op.info, apps[0]!.info.url, await login());
-    opts.log(`[herd] a lone refresh_token grant at this provider: ${refreshRtt.toFixed(1)} ms (median)`);
-    return { size: opts.herdSize, ttl: opts.herdTtl, rounds, refreshRtt };
+    opts.log(`[herd${cluster ? ' cluster' : ''}] a lone refresh_token grant at this provider: ${refreshRtt.toFixed(1)} ms (median)`);
+    return { topology, size, ttl, rounds, refreshRtt };
   } finally {
     for (const agent of agents) agent.destroy();
-    await stats?.close();
+    await Promise.all(stats.map((c) => c.close()));
     await Promise.all(apps.map((a) => a.stop()));
     await op?.stop();
-    await redis?.stop();
+    await stopRedis?.();
   }
 }
 

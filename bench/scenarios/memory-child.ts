@@ -12,6 +12,7 @@ import { GuardedStore } from '../../lib/store/guarded-store.js';
 import { memoryBackend } from '../../lib/store/memory-backend.js';
 import { TokenStore } from '../../lib/tokens/token-store.js';
 import { childConfig, fatal, serve } from '../lib/child.js';
+import { REALISTIC_AT_BYTES, REALISTIC_ID_TOKEN_BYTES, REALISTIC_RT_BYTES } from '../lib/tokens.js';
 
 /**
  * memorystore: express-session's MemoryStore with perf.md's session; ours: a full sign-in's writes through
@@ -47,9 +48,14 @@ export interface MemoryRun {
   cacheAfter?: number;
 }
 
-const TOKEN_CHARS = 900;
-
-const token = () => randomBytes((TOKEN_CHARS * 3) / 4).toString('base64url');
+/** Issue 13's realistic sizes (lib/tokens.ts): random base64url characters of a ~1.2 KB access token, ~1 KB ID token, 43 B refresh token. */
+const token = (chars: number) =>
+  randomBytes(Math.ceil((chars * 3) / 4))
+    .toString('base64url')
+    .slice(0, chars);
+const accessToken = () => token(REALISTIC_AT_BYTES);
+const idToken = () => token(REALISTIC_ID_TOKEN_BYTES);
+const refreshToken = () => token(REALISTIC_RT_BYTES);
 const sid = () => randomBytes(24).toString('base64url');
 
 function snapshot(): MemorySnapshot {
@@ -72,11 +78,11 @@ function oursBlob(i: number, now: number, idpSid: string) {
 function oursRecord(now: number) {
   return {
     v: 1,
-    accessToken: token(),
+    accessToken: accessToken(),
     accessTokenIssued: now,
     accessTokenExpires: now + 3_600_000,
-    refreshToken: token(),
-    idToken: token(),
+    refreshToken: refreshToken(),
+    idToken: idToken(),
     idTokenExpires: now + 3_600_000,
   };
 }
@@ -181,7 +187,12 @@ async function fillMemoryStore(n: number, ttl: number): Promise<Filled> {
     const sess = {
       cookie: { originalMaxAge: ttl * 1000, expires: new Date(now + ttl * 1000).toISOString(), httpOnly: true, path: '/', sameSite: 'lax' },
       passport: { user: user(i) },
-      tokens: { id_token: token(), access_token: token(), refresh_token: token(), expires_at: Math.floor(now / 1000) + 3600 },
+      tokens: {
+        id_token: idToken(),
+        access_token: accessToken(),
+        refresh_token: refreshToken(),
+        expires_at: Math.floor(now / 1000) + 3600,
+      },
     };
     if (i === 0) jsonBytes = JSON.stringify(sess).length;
     await set(sid(), sess);

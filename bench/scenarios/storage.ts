@@ -11,9 +11,13 @@ import { PruningMemoryStore } from '../../lib/index.js';
 import { startApp } from '../../test/helpers/app.js';
 import { CookieJar } from '../../test/helpers/cookie-jar.js';
 import { login } from '../../test/helpers/login.js';
-import { startProvider } from '../../test/helpers/op.js';
+import type { TestProvider } from '../../test/helpers/op.js';
 import { startRedis } from '../../test/helpers/redis.js';
 import type { BenchOptions } from '../lib/options.js';
+import { startChild } from '../lib/proc.js';
+import { REALISTIC_AT_BYTES } from '../lib/tokens.js';
+import type { OpConfig, OpInfo } from '../servers/op.js';
+import { OP_SCRIPT } from './throughput.js';
 
 export interface StorageResult {
   anonymousLogins: number;
@@ -53,13 +57,24 @@ export async function runStorage(opts: BenchOptions): Promise<StorageResult> {
   const anonymousLogins = 200;
   const sessions = 20;
   const requests = 200;
-  const [op, redis] = await Promise.all([startProvider({ accessTokenTtl: 300 }), startRedis()]);
+  // Realistic tokens (issue 13), as in 1-6: the bench's provider process with a ~1.2 KB JWT access token and a ~1 KB ID token.
+  const config: OpConfig = { accessTokenTtl: 300, jwtAccessTokens: true, jwtBytes: REALISTIC_AT_BYTES, fatIdToken: true };
+  const [child, redis] = await Promise.all([startChild<OpInfo>(OP_SCRIPT, { pin: opts.pin, cpu: 1, config }), startRedis()]);
+  // What startApp needs of a provider; redirect URIs are registered over IPC and awaited before the first sign-in.
+  const registering: Promise<unknown>[] = [];
+  const op = {
+    ...child.info,
+    allowRedirect: (uri: string) => void registering.push(child.call('allowRedirect', uri)),
+    setAccount: (id: string) => child.call('setAccount', id),
+    stop: () => child.stop(),
+  } as unknown as TestProvider & { setAccount(id: string): Promise<unknown> };
   const client = createClient({ url: redis.url });
   await client.connect();
   const store = new PruningMemoryStore();
   const memoryApp = await startApp(op, { store, idpLogout: false });
   const redisApp = await startApp(op, { redis: redis.url, idpLogout: false });
   try {
+    await Promise.all(registering);
     const count = () => new Promise<number>((resolve) => store.length((_e, n) => resolve(n ?? 0)));
     const before = { memory: await count(), redis: await client.dbSize() };
     for (let i = 0; i < anonymousLogins; i++) {
@@ -75,12 +90,12 @@ export async function runStorage(opts: BenchOptions): Promise<StorageResult> {
     const keysBefore = new Set(await client.keys('*'));
     const jars: CookieJar[] = [];
     for (let i = 0; i < sessions; i++) {
-      op.setAccount(`bench-user-${i}`);
+      await op.setAccount(`bench-user-${i}`);
       const jar = new CookieJar();
       await login(redisApp.url, { jar });
       jars.push(jar);
     }
-    op.setAccount('alice');
+    await op.setAccount('alice');
     const added = (await client.keys('*')).filter((k) => !keysBefore.has(k) && !k.includes(':jwt-keys') && !k.includes(':claim:'));
     const bytesPerSession = (await bytesOf(client, added)) / sessions;
     // The hand-built stack keeps the same content in the session blob: cookie, user, tokens.

@@ -9,11 +9,12 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import session from 'express-session';
 import type { JWK } from 'jose';
 import { Passport } from 'passport';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { getClientToken, getServerSession, oidcSession, remoteApi, requiresAuth } from '../../lib/index.js';
 
 export type ContenderName =
   | 'express'
+  | 'sess-only'
   | 'sess-mem'
   | 'sess-redis'
   | 'ours-mem'
@@ -30,6 +31,8 @@ export interface AppConfig {
   clientId?: string;
   clientSecret?: string;
   redisUrl?: string;
+  /** root node URLs of a Redis Cluster: ours gets `createCluster({ rootNodes })` as its `redis` (scenario 7's scale-out herd) */
+  redisCluster?: string[];
   /** private JWKs for ours' session JWT: shared by the herd's instances, and no startup warning */
   jwtKeys?: JWK[];
   /** the API the proxies of scenario 11 forward /api/* to, e.g. http://127.0.0.1:41234 */
@@ -48,7 +51,7 @@ export interface BuiltApp {
 /** The same secret for every process, so the herd's app instances accept one cookie. */
 export const BENCH_SECRET = 'bench-session-secret-0123456789abcdefghij';
 
-/** What bare Express returns: the user the provider gives ours, so the body is the same size. */
+/** What bare Express returns until the runner gives it the user the provider gave ours (POST /__user), so the body is the same size. */
 const BARE_USER = { sub: 'alice', name: 'Alice Test', email: 'alice@example.test' };
 
 function unauthenticated(res: Response): void {
@@ -57,8 +60,14 @@ function unauthenticated(res: Response): void {
 
 function bare(): BuiltApp {
   const app = express();
+  let user: unknown = BARE_USER;
+  // Bench-only: the runner hands it the user ours got from the provider (the realistic ID token's claims).
+  app.post('/__user', express.json({ limit: '64kb' }), (req, res) => {
+    user = (req.body as { user: unknown }).user;
+    res.json({ ok: true });
+  });
   app.get('/me', (_req, res) => {
-    res.json({ user: BARE_USER });
+    res.json({ user });
   });
   return { app };
 }
@@ -129,8 +138,61 @@ function sessionPassport(config: AppConfig): BuiltApp {
   return { app, ready, close };
 }
 
+/**
+ * `sess-only`, the ceiling for anything built on express-session: bare Express 5 + express-session
+ * (MemoryStore) and a route returning `req.session.user`; no passport. POST /__login stores the same user,
+ * tokens and extras as the passport baseline, so the store holds the same bytes.
+ */
+function sessionOnly(): BuiltApp {
+  const app = express();
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    app.use(
+      session({
+        secret: BENCH_SECRET,
+        store: new session.MemoryStore(),
+        resave: false,
+        saveUninitialized: false,
+        cookie: { maxAge: 3_600_000, httpOnly: true, sameSite: 'lax' },
+      }),
+    );
+  } finally {
+    console.warn = warn;
+  }
+  app.post('/__login', express.json({ limit: '64kb' }), (req, res) => {
+    const body = req.body as { user: unknown; tokens: unknown; extras: unknown };
+    const s = req.session as unknown as Record<string, unknown>;
+    s.user = body.user;
+    s.tokens = body.tokens;
+    s.extras = body.extras;
+    res.json({ ok: true });
+  });
+  app.get('/me', (req, res) => {
+    const user = (req.session as unknown as { user?: unknown }).user;
+    if (!user) return unauthenticated(res);
+    res.json({ user });
+  });
+  return { app };
+}
+
+/**
+ * The cluster client a user passes as `redis`: RESP3 with client-side caching as ours gives the client it makes from
+ * a URL, and, as the Cluster integration test, no offline queue and quick slot-map refreshes.
+ */
+function clusterClient(urls: string[]) {
+  return createCluster({
+    rootNodes: urls.map((url) => ({ url })),
+    RESP: 3,
+    clientSideCache: { ttl: 10_000, maxEntries: 50_000, evictPolicy: 'LRU' },
+    defaults: { disableOfflineQueue: true },
+    topologyRefreshOnReconnectionAttemptStrategy: 300,
+  });
+}
+
 function ours(config: AppConfig, baseURL: string): BuiltApp {
   const app = express();
+  const cluster = config.redisCluster ? clusterClient(config.redisCluster) : undefined;
   const router = oidcSession({
     issuer: config.issuer,
     clientId: config.clientId,
@@ -140,6 +202,7 @@ function ours(config: AppConfig, baseURL: string): BuiltApp {
     idpLogout: false,
     ...(config.jwtKeys ? { jwt: { keys: config.jwtKeys } } : {}),
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(cluster ? { redis: cluster } : {}),
     ...(config.dpop ? { dpop: true } : {}),
   });
   app.use(router);
@@ -162,7 +225,14 @@ function ours(config: AppConfig, baseURL: string): BuiltApp {
       res.status(500).json({ error: String((err as Error).message) });
     }
   });
-  return { app, ready: router.ready, close: () => router.close() };
+  return {
+    app,
+    ready: router.ready,
+    close: async () => {
+      await router.close();
+      await cluster?.close();
+    },
+  };
 }
 
 interface EocModule {
@@ -299,6 +369,8 @@ export async function buildApp(config: AppConfig, baseURL: string): Promise<Buil
   switch (config.contender) {
     case 'express':
       return bare();
+    case 'sess-only':
+      return sessionOnly();
     case 'sess-mem':
     case 'sess-redis':
       return sessionPassport(config);

@@ -24,6 +24,13 @@ export interface OpConfig {
   jwtAccessTokens?: boolean;
   /** features.dPoP: tokens bound to the client's key when its token request carries a proof (scenario 14) */
   dpop?: boolean;
+  /** size the re-minted access tokens aim for, bytes (default JWT_TARGET_BYTES; 1-6 use REALISTIC_AT_BYTES) */
+  jwtBytes?: number;
+  /**
+   * an ID token of about REALISTIC_ID_TOKEN_BYTES: profile claims in the ID token (`conformIdTokenClaims: false`)
+   * with Entra/Okta-like extras (names, tenant and object ids, roles, group ids)
+   */
+  fatIdToken?: boolean;
 }
 export interface OpInfo {
   issuer: string;
@@ -36,6 +43,26 @@ const config = childConfig<OpConfig>();
 const INNER = 'x-bench-inner';
 /** The access-token size the bench aims for (issue 11: "a ~1.5 KB JWT access token"). */
 export const JWT_TARGET_BYTES = 1500;
+/** ID-token claims that make it about 1 KB (REALISTIC_ID_TOKEN_BYTES in lib/tokens.ts), with this provider's RS256 signature. */
+function profileOf(id: string): Record<string, unknown> {
+  const name = id.charAt(0).toUpperCase() + id.slice(1);
+  return {
+    sub: id,
+    name: `${name} Test`,
+    preferred_username: `${id}@example.test`,
+    email: `${id}@example.test`,
+    email_verified: true,
+    tid: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    oid: '3b5c1a2e-6f0d-4a7b-9c8e-1d2f3a4b5c6d',
+    roles: ['orders.read', 'orders.write'],
+    groups: ['b7e4c9a1-2d3f-4e5a-8b6c-7d8e9f0a1b2c'],
+  };
+}
+const FAT_CLAIMS = {
+  openid: ['sub', 'sid'],
+  profile: ['name', 'preferred_username', 'tid', 'oid', 'roles', 'groups'],
+  email: ['email', 'email_verified'],
+};
 
 const { privateKey } = await generateKeyPair('RS256');
 
@@ -69,7 +96,7 @@ async function mint(issuer: string, sub: string, clientId: string, scope: string
   // Group ids, as Entra ID and Keycloak put them in access tokens, until the token is about 1.5 KB.
   const sign = () => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'bench-at-1' }).sign(privateKey);
   let jwt = await sign();
-  while (jwt.length < JWT_TARGET_BYTES - 40) {
+  while (jwt.length < (config.jwtBytes ?? JWT_TARGET_BYTES) - 40) {
     (claims.groups as string[]).push(crypto.randomUUID());
     jwt = await sign();
   }
@@ -164,6 +191,15 @@ try {
     rotateRefreshToken: config.rotateRefreshToken ?? true,
     clientCredentials: config.clientCredentials ?? false,
     ...(config.dpop ? { features: { dPoP: { enabled: true } } } : {}),
+    ...(config.fatIdToken
+      ? {
+          configuration: {
+            conformIdTokenClaims: false,
+            claims: FAT_CLAIMS,
+            findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => profileOf(id) }),
+          },
+        }
+      : {}),
     // The issuer is known only once the provider listens: the hook is set right after.
     intercept: config.jwtAccessTokens ? (req, res) => intercept?.(req, res) ?? false : undefined,
   });
@@ -174,6 +210,8 @@ try {
     info,
     {
       allowRedirect: (uri: string) => op.allowRedirect(uri),
+      // Scenario 10: one user per session.
+      setAccount: (id: string) => op.setAccount(id),
       count: (event: string) => op.count(event),
       events: () => [...op.events],
       resetCounts: () => op.resetCounts(),
