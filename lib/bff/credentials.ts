@@ -18,7 +18,7 @@ interface Upstream {
 }
 
 /** A user token younger than this is not refreshed again after a 401: the upstream refuses it for another reason. */
-const RETRY_MIN_AGE_MS = 1000;
+export const RETRY_MIN_AGE_MS = 1000;
 
 /**
  * The token of one request and where it came from (none with 'none' and a signed-out 'userOrNone'); `dpop`

@@ -3,9 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { AuthError, ErrorCodes } from '../errors.js';
 import { asksForNonce, type DpopKey, dpopProof, rememberNonce } from '../oidc/dpop.js';
 import { dpopKeyOf, getServerSession, refreshServerSession } from '../session/server-session.js';
+import { RETRY_MIN_AGE_MS } from './credentials.js';
 
-/** A user token younger than this is not refreshed again after a 401: the API refuses it for another reason. */
-const RETRY_MIN_AGE_MS = 1000;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /**

@@ -8,6 +8,7 @@ import https from 'node:https';
 import { AuthError, ConfigError, ErrorCodes, isAuthError } from '../errors.js';
 import { debugLog } from '../events.js';
 import { asksForNonce, dpopProof, rememberNonce } from '../oidc/dpop.js';
+import { CSRF_HEADER } from '../routes/session-route.js';
 import { traceRemoteApi } from '../telemetry.js';
 import { type NodeHandler, sendJson } from '../util/respond.js';
 import type { ClientTokenOptions } from './client-token.js';
@@ -63,8 +64,6 @@ export interface RemoteApiOptions {
 
 const MODES: readonly RemoteApiToken[] = ['user', 'client', 'userOrClient', 'userOrNone', 'none'];
 const debug = debugLog('remote-api');
-/** The browser script's header (as for POST {basePath}/session). */
-const CSRF_HEADER = 'x-oidc-session';
 
 interface Upstream {
   target: Target;

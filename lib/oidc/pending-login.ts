@@ -91,7 +91,7 @@ export class PendingLogins {
     const handle = `${Date.now().toString(36)}.${randomToken(18)}`;
     const returnTo = appState.returnTo.length > MAX_RETURN_TO ? '/' : appState.returnTo;
     const { acrValues: a, maxAge: m, silent } = appState;
-    new EncryptJWT({ n: ctx.nonce, v: appState.verifier, r: returnTo, a, m, s: silent === true ? 1 : undefined })
+    new EncryptJWT({ h: handle, n: ctx.nonce, v: appState.verifier, r: returnTo, a, m, s: silent === true ? 1 : undefined })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .setIssuedAt()
       .setExpirationTime(`${TX_TTL_S}s`)
@@ -116,7 +116,7 @@ export class PendingLogins {
     const cookie = cookiesWithPrefix(req, this.prefix + handle).find(([n]) => n === this.prefix + handle);
     if (!cookie) return refuse('no pending login for this state in this browser');
     if (res) this.clear(res, cookie[0]);
-    this.open(cookie[1])
+    this.open(cookie[1], handle)
       .then(async (tx) => {
         if (!tx) return refuse('expired or forged');
         // Once per state across every instance: a second callback (double submit, replay) exchanges no code.
@@ -131,12 +131,13 @@ export class PendingLogins {
       .catch((err: Error) => cb(err));
   }
 
-  private async open(jwe: string): Promise<Transaction | null> {
+  private async open(jwe: string, handle: string): Promise<Transaction | null> {
     for (const [secretIndex, key] of this.keys.entries()) {
       try {
         const { payload } = await jwtDecrypt(jwe, key, { clockTolerance: 0 });
-        const { n, v, r, a, m, s, iat } = payload as Record<string, unknown>;
-        if (typeof r !== 'string') return null;
+        const { h, n, v, r, a, m, s, iat } = payload as Record<string, unknown>;
+        // Sealed with its own handle: a pending login cannot be replayed under another state's cookie name.
+        if (typeof r !== 'string' || h !== handle) return null;
         return {
           nonce: typeof n === 'string' ? n : undefined,
           verifier: typeof v === 'string' ? v : undefined,

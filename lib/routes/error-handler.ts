@@ -5,6 +5,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AuthError, ErrorCodes, isAuthError } from '../errors.js';
 import { debug } from '../events.js';
+import { escapeHtml } from '../util/html.js';
 import { pathOf, prefersHtml, sendHtml, sendJson } from '../util/respond.js';
 
 export function oidcErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
@@ -38,8 +39,4 @@ function toAuthError(err: unknown): AuthError | undefined {
   if (type && (err as { status?: number }).status === 400)
     return new AuthError(ErrorCodes.BAD_REQUEST, 400, 'the request body could not be read');
   return undefined;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

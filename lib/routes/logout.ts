@@ -13,6 +13,7 @@ import { safeReturnTo } from '../return-to.js';
 import { isSameOrigin } from '../same-origin.js';
 import { endOwnSession } from '../session/end-session.js';
 import { countEnded } from '../telemetry.js';
+import { escapeHtml } from '../util/html.js';
 import { clearCookie, queryOf, redirect } from '../util/respond.js';
 
 const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
@@ -91,10 +92,6 @@ export function createLoggedOutRoute(ctx: OidcContext) {
       })
       .end(req.method === 'HEAD' ? undefined : page);
   };
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 async function endSessionEndpoint(ctx: OidcContext): Promise<string | undefined> {

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { contextOf } from '../context.js';
+import { escapeHtml } from '../util/html.js';
 import { getServerSession, toPublicSession } from './server-session.js';
 
 export interface SessionScriptOptions {
@@ -27,18 +28,14 @@ export async function sessionScript(req: Request, options: SessionScriptOptions 
   }
   const session = await getServerSession(req);
   const data = safeJson(session ? toPublicSession(session, config.expose) : null);
-  const nonce = options.nonce ? ` nonce="${escapeAttribute(options.nonce)}"` : '';
+  const nonce = options.nonce ? ` nonce="${escapeHtml(options.nonce)}"` : '';
   return (
     `<script type="application/json" id="oidc-session-data"${nonce}>${data}</script>` +
-    `<script src="${escapeAttribute(config.basePath)}/client.js"${nonce}></script>`
+    `<script src="${escapeHtml(config.basePath)}/client.js"${nonce}></script>`
   );
 }
 
 /** JSON that cannot end the script element early (`</script>`), open a comment, or break on U+2028/2029. */
 export function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-function escapeAttribute(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
