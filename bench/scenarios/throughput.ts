@@ -34,7 +34,7 @@ export const RUNS: readonly RunSpec[] = [
     scenario: 2,
     contender: 'sess-only',
     path: '/me',
-    label: 'bare Express 5 + express-session (MemoryStore), `req.session.user`, no passport (the ceiling)',
+    label: 'bare Express 5 + express-session (MemoryStore) holding the user only, `req.session.user`, no passport (the ceiling)',
   },
   { key: 'sess-mem', scenario: 2, contender: 'sess-mem', path: '/me', label: 'express-session (MemoryStore) + passport, `req.user`' },
   {

@@ -140,8 +140,9 @@ function sessionPassport(config: AppConfig): BuiltApp {
 
 /**
  * `sess-only`, the ceiling for anything built on express-session: bare Express 5 + express-session
- * (MemoryStore) and a route returning `req.session.user`; no passport. POST /__login stores the same user,
- * tokens and extras as the passport baseline, so the store holds the same bytes.
+ * (MemoryStore) and a route returning `req.session.user`; no passport. POST /__login stores only the user ours
+ * got (no tokens: ours keeps those in its own record, outside the express-session blob, so a blob with
+ * the user is the least any stack on express-session reads and touches per request).
  */
 function sessionOnly(): BuiltApp {
   const app = express();
@@ -161,11 +162,7 @@ function sessionOnly(): BuiltApp {
     console.warn = warn;
   }
   app.post('/__login', express.json({ limit: '64kb' }), (req, res) => {
-    const body = req.body as { user: unknown; tokens: unknown; extras: unknown };
-    const s = req.session as unknown as Record<string, unknown>;
-    s.user = body.user;
-    s.tokens = body.tokens;
-    s.extras = body.extras;
+    (req.session as unknown as Record<string, unknown>).user = (req.body as { user: unknown }).user;
     res.json({ ok: true });
   });
   app.get('/me', (req, res) => {
