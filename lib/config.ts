@@ -1,10 +1,22 @@
 /** Reads the options once, fills defaults and environment fallbacks, and fails fast with a fix-it message. */
 import type { Store } from 'express-session';
 import type { JWK } from 'jose';
-import { ConfigError } from './errors.js';
-import { type ClientKey, readClientKey } from './oidc/client-key.js';
+import {
+  absoluteUrl,
+  boolean,
+  describe,
+  fail,
+  functions,
+  nonEmpty,
+  nonNegative,
+  oneOf,
+  optionalString,
+  positive,
+} from './config-checks.js';
+import type { ClientKey } from './oidc/client-key.js';
 import type { DpopAlg } from './oidc/dpop.js';
 import { ID_TOKEN_ALGS } from './oidc/id-token.js';
+import { resolveSecurity } from './oidc/security-config.js';
 import type { ExposableToken, OidcSessionOptions, RedisClientLike, SessionCallbacks, SessionEvents } from './types.js';
 
 export interface Config {
@@ -57,8 +69,6 @@ export interface Config {
 
 const EXPOSABLE: readonly ExposableToken[] = ['jwt', 'accessToken', 'idToken', 'refreshToken'];
 const JWT_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
-const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'client_secret_jwt', 'private_key_jwt'] as const;
-const DPOP_ALGS: readonly DpopAlg[] = ['ES256', 'PS256', 'EdDSA'];
 const SAME_SITE = ['lax', 'strict', 'none'] as const;
 /** Authorization request parameters the login flow owns (state, nonce and PKCE are per login). */
 const RESERVED_PARAMS = [
@@ -184,27 +194,6 @@ export function resolveConfig(
   });
 }
 
-function fail(option: string, problem: string, fix: string): never {
-  throw new ConfigError(`express-oidc-session: option "${option}" ${problem}; ${fix}.`);
-}
-
-function nonEmpty(option: string, value: unknown, envName: string): string {
-  if (typeof value !== 'string' || value.trim() === '') fail(option, 'is missing', `pass it to oidcSession() or set ${envName}`);
-  return value;
-}
-
-function absoluteUrl(option: string, value: unknown, envName: string): string {
-  const text = nonEmpty(option, value, envName);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    fail(option, 'must be an absolute URL', `got "${text}"; write it like https://example.com`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(option, 'must be an http(s) URL', `got "${text}"`);
-  return text;
-}
-
 function resolveSecrets(value: unknown): string[] {
   const list = Array.isArray(value) ? value : value === undefined || value === '' ? [] : [value];
   if (list.length === 0)
@@ -221,87 +210,6 @@ function resolveBasePath(value: string): string {
     fail('basePath', 'must be a path starting with "/"', `got "${String(value)}"`);
   }
   return value.replace(/\/+$/, '');
-}
-
-function positive(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'must be a positive number', `got ${String(value)}`);
-  return value;
-}
-
-function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    fail(option, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`, `got ${describe(value)}`);
-  }
-  return value as T;
-}
-
-type Security = Pick<Config, 'clientAuthMethod' | 'clientKey' | 'clientAssertionAudience' | 'par' | 'dpop' | 'profile' | 'strictIss'>;
-
-/**
- * Client authentication, PAR, DPoP and the profile that sets them. `profile: 'fapi2'` fills in what the
- * FAPI 2.0 Security Profile asks of a confidential client and refuses any option that says otherwise.
- */
-function resolveSecurity(input: OidcSessionOptions): Security {
-  const profile = input.profile === undefined ? undefined : oneOf('profile', input.profile, ['fapi2'] as const);
-  const fapi = profile === 'fapi2';
-  const method = oneOf(
-    'clientAuthMethod',
-    input.clientAuthMethod ?? (fapi ? 'private_key_jwt' : 'client_secret_post'),
-    CLIENT_AUTH_METHODS,
-  );
-  if (fapi) {
-    // All of them in one message: fixing one at a time would take as many restarts.
-    const contradictions = [
-      ...(method !== 'private_key_jwt' ? [`clientAuthMethod "${method}" (FAPI 2.0 needs "private_key_jwt")`] : []),
-      ...(input.par === false ? ['par: false (FAPI 2.0 sends every authorization request by PAR)'] : []),
-      ...(input.dpop === false ? ['dpop: false (FAPI 2.0 needs sender-constrained tokens)'] : []),
-      ...(input.clientAssertionAudience === 'tokenEndpoint'
-        ? ['clientAssertionAudience "tokenEndpoint" (FAPI 2.0 asks for the issuer as the sole aud)']
-        : []),
-    ];
-    if (contradictions.length > 0) {
-      fail(
-        'profile',
-        `"fapi2" is contradicted by ${contradictions.join(', ')}`,
-        'remove those options (the profile sets them), or the profile',
-      );
-    }
-  }
-  let clientKey: ClientKey | undefined;
-  if (method === 'private_key_jwt') {
-    const key = readClientKey(input.clientKey, input.clientKeyId);
-    if (typeof key === 'string') {
-      fail(
-        'clientKey',
-        key,
-        'clientAuthMethod "private_key_jwt" signs with it: pass the private JWK (with "kid") whose public half is registered at the IdP',
-      );
-    }
-    clientKey = key;
-  } else if (input.clientKey !== undefined) {
-    fail(
-      'clientKey',
-      `is used only with clientAuthMethod "private_key_jwt"`,
-      `set clientAuthMethod: 'private_key_jwt', or remove clientKey`,
-    );
-  }
-  if (input.par !== undefined && input.par !== 'auto' && typeof input.par !== 'boolean') {
-    fail('par', 'must be "auto", true or false', `got ${describe(input.par)}`);
-  }
-  const par = fapi ? true : (input.par ?? 'auto');
-  const dpopInput = input.dpop;
-  let dpop: Config['dpop'];
-  if (dpopInput === true || (fapi && dpopInput === undefined)) dpop = { alg: 'ES256' };
-  else if (typeof dpopInput === 'object' && dpopInput !== null && !Array.isArray(dpopInput)) {
-    dpop = { alg: oneOf('dpop.alg', (dpopInput as { alg?: unknown }).alg ?? 'ES256', DPOP_ALGS) };
-  } else if (dpopInput !== undefined && dpopInput !== false) {
-    fail('dpop', 'must be true, false or { alg }', `got ${describe(dpopInput)}; e.g. dpop: { alg: 'ES256' }`);
-  }
-  const clientAssertionAudience = oneOf('clientAssertionAudience', input.clientAssertionAudience ?? 'issuer', [
-    'issuer',
-    'tokenEndpoint',
-  ] as const);
-  return { clientAuthMethod: method, clientKey, clientAssertionAudience, par, dpop, profile, strictIss: fapi };
 }
 
 function resolveIdTokenAlgorithms(value: unknown): readonly string[] | undefined {
@@ -342,48 +250,6 @@ function resolveAuthorizationParams(value: unknown): Record<string, string> {
     params[key] = v;
   }
   return params;
-}
-
-function functions<T extends object>(option: string, value: unknown, names: readonly string[]): T {
-  if (value === undefined) return {} as T;
-  if (typeof value !== 'object' || value === null) fail(option, 'must be an object of functions', `got ${describe(value)}`);
-  for (const [key, v] of Object.entries(value)) {
-    if (!names.includes(key)) fail(option, `has unknown entry "${key}"`, `use any of ${names.join(', ')}`);
-    if (v !== undefined && typeof v !== 'function') fail(`${option}.${key}`, 'must be a function', `got ${describe(v)}`);
-  }
-  return value as T;
-}
-
-function boolean(option: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') fail(option, 'must be true or false', `got ${describe(value)}`);
-  return value;
-}
-
-function optionalString(option: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') fail(option, 'must be a non-empty string', `got ${describe(value)}`);
-  return value;
-}
-
-/** A value as the message shows it: strings quoted, never more than 40 characters. */
-function describe(value: unknown): string {
-  const text =
-    typeof value === 'string'
-      ? `"${value}"`
-      : Array.isArray(value)
-        ? 'an array'
-        : value === null
-          ? 'null'
-          : typeof value === 'object'
-            ? 'an object'
-            : String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
-
-function nonNegative(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(option, 'must be a number ≥ 0', `got ${String(value)}`);
-  return value;
 }
 
 const warned = new Set<string>();

@@ -16,7 +16,7 @@ import { type Credential, credentialOf, type RemoteApiToken, renewed } from './c
 
 export type { RemoteApiToken } from './credentials.js';
 
-import { bodyless, parseTarget, requestHeaders, responseHeaders, type Target, upstreamPath } from './upstream.js';
+import { bodyless, htuOf, parseTarget, requestHeaders, responseHeaders, type Target, upstreamPath } from './upstream.js';
 
 export interface RemoteApiOptions {
   /**
@@ -157,11 +157,6 @@ function refuse(res: ServerResponse, err: AuthError): void {
   debug('-> %d %s', err.status, err.code);
   res.setHeader('Cache-Control', 'no-store');
   sendJson(res, err.status, err.toJSON());
-}
-
-/** What the DPoP proof names: the upstream URL without its query (RFC 9449 §4.2). */
-function htuOf(target: Target, path: string): string {
-  return `${target.https ? 'https' : 'http'}://${target.host}${path.split('?')[0]}`;
 }
 
 const TIMED_OUT = Symbol('timeout');

@@ -160,3 +160,8 @@ export function bodyless(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
+
+/** What the DPoP proof names: the upstream URL without its query (RFC 9449 §4.2). */
+export function htuOf(target: Target, path: string): string {
+  return `${target.https ? 'https' : 'http'}://${target.host}${path.split('?')[0]}`;
+}
