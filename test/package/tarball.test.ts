@@ -53,8 +53,9 @@ interface Packed {
 }
 
 // The user's server: the package's own environment variables configure it (ISSUER_URL, CLIENT_ID,
-// CLIENT_SECRET, SESSION_SECRET); BASE_URL is known once it listens.
-const APP = `import express from 'express';
+// CLIENT_SECRET, SESSION_SECRET); BASE_URL is known once it listens. One server, two frameworks: only the
+// imports and the app in the middle differ.
+const server = (imports: string, app: string) => `${imports}
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getServerSession, oidcSession, requiresAuth } from 'express-oidc-session';
@@ -62,14 +63,8 @@ import { getServerSession, oidcSession, requiresAuth } from 'express-oidc-sessio
 const server = http.createServer();
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = \`http://127.0.0.1:\${(server.address() as AddressInfo).port}\`;
-const app = express();
 const auth = oidcSession({ baseURL: url, idpLogout: false });
-app.use(auth);
-app.get('/me', requiresAuth(), async (req, res) => {
-  const session = await getServerSession(req);
-  const again = await req.getServerSession();
-  res.json({ sub: session!.user.sub, same: again === session, sessionId: typeof req.session.id });
-});
+${app}
 server.on('request', app);
 await auth.ready;
 process.stdout.write(\`READY \${url}\\n\`);
@@ -80,19 +75,23 @@ process.on('SIGTERM', () => {
 });
 `;
 
-// The same server on Connect: Node's own req/res, the package's middleware and requiresAuth() as they are.
-const CONNECT_APP = `import connect from 'connect';
-import http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Request } from 'express';
-import { getServerSession, oidcSession, requiresAuth } from 'express-oidc-session';
+const APP = server(
+  "import express from 'express';",
+  `const app = express();
+app.use(auth);
+app.get('/me', requiresAuth(), async (req, res) => {
+  const session = await getServerSession(req);
+  const again = await req.getServerSession();
+  res.json({ sub: session!.user.sub, same: again === session, sessionId: typeof req.session.id });
+});`,
+);
 
-const server = http.createServer();
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const url = \`http://127.0.0.1:\${(server.address() as AddressInfo).port}\`;
-const app = connect();
-const auth = oidcSession({ baseURL: url, idpLogout: false });
+// The same server on Connect: Node's own req/res, the package's middleware and requiresAuth() as they are.
+const CONNECT_APP = server(
+  `import connect from 'connect';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';`,
+  `const app = connect();
 app.use(auth);
 app.use('/me', requiresAuth());
 app.use('/me', async (req: IncomingMessage, res: ServerResponse) => {
@@ -100,16 +99,8 @@ app.use('/me', async (req: IncomingMessage, res: ServerResponse) => {
   const again = await getServerSession(req as Request);
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify({ sub: session!.user.sub, same: again === session, sessionId: typeof (req as Request).session.id }));
-});
-server.on('request', app);
-await auth.ready;
-process.stdout.write(\`READY \${url}\\n\`);
-process.on('SIGTERM', () => {
-  server.closeAllConnections();
-  server.close();
-  void auth.close().finally(() => process.exit(0));
-});
-`;
+});`,
+);
 
 /** strict, and the published declarations checked as well (skipLibCheck off). */
 const compilerOptions = {
